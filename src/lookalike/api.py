@@ -1,0 +1,95 @@
+"""The Python API; it mirrors the CLI one method per command.
+
+    from lookalike import Collection
+    with Collection("photos.db") as photos:
+        photos.index(["~/Pictures"], label_from="folder")
+        for match in photos.search("query.jpg", k=5):
+            print(match.score, match.tier, match.image.path)
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Iterator, Sequence
+
+from .dedup import find_duplicates, neighbours
+from .features.registry import get_spec
+from .indexing import ProgressCallback, index_files, index_folders, list_files, remove
+from .query import ImageSource
+from .records import Comparison, DuplicateGroup, IndexReport, Match, Neighbours, StoreInfo
+from .scan import stat_file
+from .search import compare as compare_images
+from .search import search
+from .settings import Settings
+from .store import Store
+
+
+class Collection:
+    """An indexed image collection in a SQLite file (created on first use)."""
+
+    def __init__(self, db: str | Path | None = None, settings: Settings | None = None) -> None:
+        settings = settings or Settings()
+        self.settings = settings.with_db(db) if db is not None else settings
+        self.store = Store(self.settings)
+
+    def close(self) -> None:
+        self.store.close()
+
+    def __enter__(self) -> "Collection":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def index(
+        self,
+        roots: Sequence[str | Path],
+        *,
+        label_from: str | None = None,
+        prune: bool = False,
+        on_progress: ProgressCallback | None = None,
+    ) -> IndexReport:
+        """Index every image below `roots`, skipping files indexed before and unchanged."""
+        return index_folders(self.store, roots, label_from=label_from, prune=prune, on_progress=on_progress)
+
+    def files_below(self, roots: Sequence[str | Path]) -> int:
+        """How many image files `index(roots)` will look at (for a progress bar)."""
+        return len(list_files(roots))
+
+    def add(self, files: Sequence[str | Path], *, label: str | None = None) -> IndexReport:
+        """Add single files (any extension) without rebuilding anything."""
+        return index_files(self.store, [stat_file(f) for f in files], label=label)
+
+    def remove(self, keys: Sequence[str | int]) -> list[int]:
+        """Remove images by id or path; returns the ids of images that left the collection."""
+        return remove(self.store, keys)
+
+    def search(self, image: ImageSource, k: int = 10, min_score: float = 0.0) -> list[Match]:
+        return search(self.store, image, k=k, min_score=min_score)
+
+    def compare(self, first: ImageSource, second: ImageSource) -> Comparison:
+        return compare_images(self.settings, first, second, self.store.specs)
+
+    def duplicates(self, min_score: float | None = None) -> list[DuplicateGroup]:
+        return find_duplicates(self.store, min_score)
+
+    def neighbors(self, k: int = 20) -> Iterator[Neighbours]:
+        return neighbours(self.store, k)
+
+    def info(self) -> StoreInfo:
+        counts = self.store.catalog.counts()
+        features = self.store.catalog.stored_features()
+        for feature in features:
+            feature["index"] = self.store.indexes[str(feature["name"])].factory
+        index_bytes = sum(f.stat().st_size for f in self.store.index_dir.glob("*")) if self.store.index_dir.exists() else 0
+        db_bytes = sum(
+            os.path.getsize(p) for p in (str(self.settings.db) + s for s in ("", "-wal")) if os.path.exists(p)
+        )
+        return StoreInfo(str(self.settings.db), counts["images"], counts["paths"], counts["labels"], features, db_bytes, index_bytes)
+
+
+def compare(first: ImageSource, second: ImageSource, settings: Settings | None = None) -> Comparison:
+    """Compare two images without a collection."""
+    settings = settings or Settings()
+    return compare_images(settings, first, second, [get_spec(name) for name in settings.features])

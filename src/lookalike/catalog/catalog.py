@@ -1,0 +1,248 @@
+"""The SQLite catalog: images, their paths, labels and every feature vector.
+
+SQLite is the source of truth; the FAISS indexes in `lookalike.vectors` are derived from
+it and rebuilt when their recorded generation differs from the catalog's. Every change
+runs in one transaction, so a crash leaves either all or nothing of a batch.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Iterable, Iterator, Sequence
+
+import numpy as np
+
+from ..errors import FeatureMismatch, StoreError
+from ..features.base import FeatureSpec
+from ..records import ImageRecord
+from .migrations import migrate
+
+_IMAGE_COLUMNS = "id, sha256, bytes, width, height, format, label, added_at"
+
+
+class Catalog:
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        try:
+            self.db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+            self.db.execute("PRAGMA foreign_keys = ON")
+            self.db.execute("PRAGMA journal_mode = WAL")
+            self.db.execute("PRAGMA synchronous = NORMAL")
+            self.db.execute("PRAGMA busy_timeout = 30000")
+            migrate(self.db)
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"{self.path}: not a lookalike store ({exc})") from None
+
+    def close(self) -> None:
+        self.db.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """One atomic write: everything inside commits together or not at all."""
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        self.db.execute("COMMIT")
+
+    # --- features -------------------------------------------------------------------------
+
+    def register_features(self, specs: Iterable[FeatureSpec]) -> None:
+        """Record the features this store uses; refuse vectors from another version."""
+        with self.transaction():
+            for spec in specs:
+                row = self.db.execute(
+                    "SELECT version, kind, dim FROM features WHERE name = ?", (spec.name,)
+                ).fetchone()
+                if row is None:
+                    self.db.execute(
+                        "INSERT INTO features (name, version, kind, dim) VALUES (?, ?, ?, ?)",
+                        (spec.name, spec.version, spec.kind, spec.dim),
+                    )
+                elif tuple(row) != (spec.version, spec.kind, spec.dim):
+                    raise FeatureMismatch(
+                        f"{self.path}: feature {spec.name!r} was stored as version {row[0]} "
+                        f"({row[1]}, {row[2]}), this lookalike makes version {spec.version}; "
+                        "index into a new --db, or remove the old store and re-index"
+                    )
+
+    def stored_features(self) -> list[dict[str, object]]:
+        rows = self.db.execute(
+            "SELECT f.name, f.version, f.kind, f.dim, f.generation, "
+            "(SELECT COUNT(*) FROM vectors v WHERE v.feature = f.name) FROM features f ORDER BY f.name"
+        ).fetchall()
+        keys = ("name", "version", "kind", "dim", "generation", "vectors")
+        return [dict(zip(keys, row)) for row in rows]
+
+    def generation(self, feature: str) -> int:
+        row = self.db.execute("SELECT generation FROM features WHERE name = ?", (feature,)).fetchone()
+        return int(row[0]) if row else 0
+
+    def _bump_generation(self, features: Iterable[str] | None = None) -> None:
+        if features is None:
+            self.db.execute("UPDATE features SET generation = generation + 1")
+            return
+        self.db.executemany(
+            "UPDATE features SET generation = generation + 1 WHERE name = ?",
+            [(name,) for name in features],
+        )
+
+    # --- images and paths -----------------------------------------------------------------
+
+    def path_state(self, path: str) -> tuple[int, int, int] | None:
+        """(image_id, mtime_ns, size) recorded for a path, or None."""
+        row = self.db.execute(
+            "SELECT image_id, mtime_ns, size FROM paths WHERE path = ?", (path,)
+        ).fetchone()
+        return tuple(row) if row else None
+
+    def image_id_for_sha256(self, sha256: str) -> int | None:
+        row = self.db.execute("SELECT id FROM images WHERE sha256 = ?", (sha256,)).fetchone()
+        return int(row[0]) if row else None
+
+    def insert_image(
+        self, sha256: str, size: int, width: int, height: int, fmt: str, label: str | None
+    ) -> int:
+        """Call inside `transaction()`."""
+        added_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        cursor = self.db.execute(
+            "INSERT INTO images (sha256, bytes, width, height, format, label, added_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (sha256, size, width, height, fmt, label, added_at),
+        )
+        return int(cursor.lastrowid)
+
+    def record_path(self, path: str, image_id: int, mtime_ns: int, size: int) -> int | None:
+        """Call inside `transaction()`. A path that pointed elsewhere now points here;
+        returns the id of the image that was dropped because no path led to it any more."""
+        old = self.path_state(path)
+        self.db.execute(
+            "INSERT INTO paths (path, image_id, mtime_ns, size) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT(path) DO UPDATE SET image_id = excluded.image_id, "
+            "mtime_ns = excluded.mtime_ns, size = excluded.size",
+            (path, image_id, mtime_ns, size),
+        )
+        if old and old[0] != image_id and self._drop_image_if_orphaned(old[0]):
+            return old[0]
+        return None
+
+    def put_vectors(self, feature: str, ids: Sequence[int], vectors: np.ndarray) -> None:
+        """Call inside `transaction()`."""
+        self.db.executemany(
+            "INSERT OR REPLACE INTO vectors (feature, image_id, data) VALUES (?, ?, ?)",
+            [(feature, int(i), np.ascontiguousarray(v).tobytes()) for i, v in zip(ids, vectors)],
+        )
+        self._bump_generation([feature])
+
+    def get_vectors(self, spec: FeatureSpec, ids: Sequence[int]) -> np.ndarray:
+        """Vectors of `ids`, in that order. Raises StoreError for ids without one."""
+        found: dict[int, bytes] = {}
+        for chunk in _chunks(list(ids), 900):
+            marks = ",".join("?" * len(chunk))
+            found.update(
+                self.db.execute(
+                    f"SELECT image_id, data FROM vectors WHERE feature = ? AND image_id IN ({marks})",
+                    (spec.name, *chunk),
+                ).fetchall()
+            )
+        missing = [i for i in ids if i not in found]
+        if missing:
+            raise StoreError(f"no {spec.name} vector for image ids {missing[:10]}")
+        if not ids:
+            return np.empty((0, spec.width), dtype=spec.dtype)
+        return np.stack([np.frombuffer(found[i], dtype=spec.dtype) for i in ids])
+
+    def iter_vectors(
+        self, spec: FeatureSpec, batch: int = 10_000
+    ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """All (ids, vectors) of a feature in id order, `batch` rows at a time."""
+        last = -1
+        while True:
+            rows = self.db.execute(
+                "SELECT image_id, data FROM vectors WHERE feature = ? AND image_id > ? "
+                "ORDER BY image_id LIMIT ?",
+                (spec.name, last, batch),
+            ).fetchall()
+            if not rows:
+                return
+            ids = np.array([row[0] for row in rows], dtype=np.int64)
+            yield ids, np.stack([np.frombuffer(row[1], dtype=spec.dtype) for row in rows])
+            last = int(ids[-1])
+
+    def images_missing_feature(self, feature: str) -> list[int]:
+        rows = self.db.execute(
+            "SELECT id FROM images WHERE id NOT IN (SELECT image_id FROM vectors WHERE feature = ?)",
+            (feature,),
+        ).fetchall()
+        return [row[0] for row in rows]
+
+    def remove_image(self, image_id: int) -> bool:
+        """Call inside `transaction()`. Drops the image, its paths and its vectors."""
+        deleted = self.db.execute("DELETE FROM images WHERE id = ?", (image_id,)).rowcount
+        if deleted:
+            self._bump_generation()
+        return bool(deleted)
+
+    def remove_path(self, path: str) -> int | None:
+        """Call inside `transaction()`. Returns the image id if the image went with it."""
+        state = self.path_state(path)
+        if state is None:
+            return None
+        self.db.execute("DELETE FROM paths WHERE path = ?", (path,))
+        return state[0] if self._drop_image_if_orphaned(state[0]) else None
+
+    def _drop_image_if_orphaned(self, image_id: int) -> bool:
+        left = self.db.execute("SELECT 1 FROM paths WHERE image_id = ? LIMIT 1", (image_id,)).fetchone()
+        return False if left else self.remove_image(image_id)
+
+    def paths_under(self, root: str) -> list[str]:
+        prefix = root.rstrip("/") + "/"
+        rows = self.db.execute(
+            "SELECT path FROM paths WHERE substr(path, 1, ?) = ?", (len(prefix), prefix)
+        ).fetchall()
+        return [row[0] for row in rows]
+
+    def images(self, ids: Sequence[int]) -> dict[int, ImageRecord]:
+        records: dict[int, ImageRecord] = {}
+        for chunk in _chunks(list(ids), 900):
+            marks = ",".join("?" * len(chunk))
+            rows = self.db.execute(
+                f"SELECT {_IMAGE_COLUMNS} FROM images WHERE id IN ({marks})", chunk
+            ).fetchall()
+            paths = self._paths_of(chunk)
+            for row in rows:
+                records[row[0]] = ImageRecord(*row, paths=tuple(paths.get(row[0], ())))
+        return records
+
+    def image(self, image_id: int) -> ImageRecord | None:
+        return self.images([image_id]).get(image_id)
+
+    def _paths_of(self, ids: Sequence[int]) -> dict[int, list[str]]:
+        marks = ",".join("?" * len(ids))
+        paths: dict[int, list[str]] = {}
+        for image_id, path in self.db.execute(
+            f"SELECT image_id, path FROM paths WHERE image_id IN ({marks}) ORDER BY path", list(ids)
+        ):
+            paths.setdefault(image_id, []).append(path)
+        return paths
+
+    def image_ids(self) -> list[int]:
+        return [row[0] for row in self.db.execute("SELECT id FROM images ORDER BY id")]
+
+    def counts(self) -> dict[str, int]:
+        one = self.db.execute
+        return {
+            "images": one("SELECT COUNT(*) FROM images").fetchone()[0],
+            "paths": one("SELECT COUNT(*) FROM paths").fetchone()[0],
+            "labels": one("SELECT COUNT(DISTINCT label) FROM images").fetchone()[0],
+        }
+
+
+def _chunks(items: list, size: int) -> Iterator[list]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]

@@ -1,0 +1,77 @@
+"""Named, ordered schema migrations, applied on open. Never edit one that has shipped: add m00N."""
+
+from __future__ import annotations
+
+import sqlite3
+from typing import Callable
+
+from ..errors import StoreError
+
+
+def _run_statements(db: sqlite3.Connection, script: str) -> None:
+    """Execute `;`-separated DDL inside the caller's transaction (executescript would commit)."""
+    for statement in script.split(";"):
+        if statement.strip():
+            db.execute(statement)
+
+
+def m001_initial(db: sqlite3.Connection) -> None:
+    _run_statements(
+        db,
+        """
+        CREATE TABLE images (
+            id INTEGER PRIMARY KEY,
+            sha256 TEXT NOT NULL UNIQUE,
+            bytes INTEGER NOT NULL,
+            width INTEGER NOT NULL,
+            height INTEGER NOT NULL,
+            format TEXT NOT NULL,
+            label TEXT,
+            added_at TEXT NOT NULL
+        );
+        CREATE INDEX images_label ON images(label);
+        CREATE TABLE paths (
+            path TEXT PRIMARY KEY,
+            image_id INTEGER NOT NULL REFERENCES images(id) ON DELETE CASCADE,
+            mtime_ns INTEGER NOT NULL,
+            size INTEGER NOT NULL
+        );
+        CREATE INDEX paths_image ON paths(image_id);
+        CREATE TABLE features (
+            name TEXT PRIMARY KEY,
+            version TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            dim INTEGER NOT NULL,
+            generation INTEGER NOT NULL DEFAULT 0
+        );
+        CREATE TABLE vectors (
+            feature TEXT NOT NULL REFERENCES features(name),
+            image_id INTEGER NOT NULL REFERENCES images(id) ON DELETE CASCADE,
+            data BLOB NOT NULL,
+            PRIMARY KEY (feature, image_id)
+        ) WITHOUT ROWID;
+        CREATE INDEX vectors_image ON vectors(image_id);
+        """
+    )
+
+
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [m001_initial]
+
+
+def migrate(db: sqlite3.Connection) -> None:
+    """Bring the schema to the newest version; `PRAGMA user_version` counts applied steps."""
+    current = db.execute("PRAGMA user_version").fetchone()[0]
+    if current > len(MIGRATIONS):
+        raise StoreError(
+            f"store schema version {current} is newer than this lookalike knows "
+            f"({len(MIGRATIONS)}): upgrade lookalike"
+        )
+    for number, step in enumerate(MIGRATIONS[current:], start=current + 1):
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            step(db)
+            db.execute(f"PRAGMA user_version = {number}")
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise

@@ -1,0 +1,270 @@
+"""The `lookalike` command: parse, call the Python API, print. Tables for people, --json for scripts.
+
+Exit codes: 0 success; 1 error; 2 usage error; 3 `index`/`add` finished but skipped files.
+`compare` follows cmp(1): 0 same, 1 different, 2 trouble.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any, Iterable, Sequence
+
+import click
+
+from .api import Collection
+from .errors import LookalikeError
+from .features.registry import all_specs
+from .records import IndexReport
+from .settings import DEFAULT_DB, Settings
+
+EXIT_PARTIAL = 3
+
+
+def _open(ctx: click.Context) -> Collection:
+    try:
+        return Collection(ctx.obj["db"])
+    except LookalikeError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+def _emit_json(data: Any) -> None:
+    click.echo(json.dumps(data, indent=2, ensure_ascii=False))
+
+
+def _table(rows: Sequence[Sequence[Any]], header: Sequence[str]) -> None:
+    cells = [[str(c) for c in header]] + [[str(c) for c in row] for row in rows]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
+    for number, row in enumerate(cells):
+        click.echo("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())
+        if number == 0:
+            click.echo("  ".join("-" * width for width in widths))
+
+
+class _Group(click.Group):
+    """Turns library errors into one clean line and exit code 1 (compare: 2)."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except LookalikeError as exc:
+            click.echo(f"Error: {exc}", err=True)
+            ctx.exit(2 if ctx.invoked_subcommand == "compare" else 1)
+
+
+@click.group(cls=_Group)
+@click.option(
+    "--db",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=DEFAULT_DB,
+    envvar="LOOKALIKE_DB",
+    show_default=True,
+    help="The collection's SQLite file (indexes are kept beside it).",
+)
+@click.version_option(package_name="lookalike")
+@click.pass_context
+def main(ctx: click.Context, db: Path) -> None:
+    """Search your own image collections by image.
+
+    \b
+    lookalike index ~/Pictures --label-from folder
+    lookalike search query.jpg -k 5
+    lookalike duplicates
+    """
+    ctx.obj = {"db": db}
+
+
+@main.command()
+@click.argument("roots", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@click.option("--label-from", type=click.Choice(["prefix", "folder"]), help="Label images by file-name prefix (a-01.jpg -> a) or parent folder.")
+@click.option("--prune", is_flag=True, help="Forget indexed files below ROOTS that no longer exist.")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@click.pass_context
+def index(ctx: click.Context, roots: tuple[Path, ...], label_from: str | None, prune: bool, as_json: bool) -> None:
+    """Index every image below ROOTS (folders or files); re-runs skip unchanged files.
+
+    \b
+    lookalike index photos/ more-photos/ --label-from folder --prune
+    """
+    with _open(ctx) as collection:
+        total = collection.files_below(roots)
+        with click.progressbar(length=total, label="indexing", file=sys.stderr, hidden=as_json) as bar:
+            report = collection.index(roots, label_from=label_from, prune=prune, on_progress=bar.update)
+    _print_report(ctx, report, as_json)
+
+
+@main.command()
+@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--label", help="Label for the added images.")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def add(ctx: click.Context, files: tuple[Path, ...], label: str | None, as_json: bool) -> None:
+    """Add single image files to the collection.
+
+    \b
+    lookalike add new-product.jpg --label shoes
+    """
+    with _open(ctx) as collection:
+        report = collection.add(files, label=label)
+    _print_report(ctx, report, as_json)
+
+
+@main.command(name="remove")
+@click.argument("keys", nargs=-1, required=True)
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def remove_command(ctx: click.Context, keys: tuple[str, ...], as_json: bool) -> None:
+    """Remove images by id or by path (nothing is removed if one is unknown).
+
+    \b
+    lookalike remove 42 photos/old.jpg
+    """
+    with _open(ctx) as collection:
+        removed = collection.remove(list(keys))
+    if as_json:
+        _emit_json({"removed_ids": removed})
+    else:
+        click.echo(f"removed {len(removed)} image(s)" + (f": {', '.join(map(str, removed))}" if removed else ""))
+
+
+@main.command(name="search")
+@click.argument("image", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("-k", default=10, show_default=True, type=click.IntRange(1, 10_000), help="How many results.")
+@click.option("--min-score", default=0.0, show_default=True, type=click.FloatRange(0, 1))
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def search_command(ctx: click.Context, image: Path, k: int, min_score: float, as_json: bool) -> None:
+    """The stored images most like IMAGE, best first, each labelled exact,
+    near-duplicate or similar.
+
+    \b
+    lookalike search query.jpg -k 5 --min-score 0.5
+    """
+    with _open(ctx) as collection:
+        matches = collection.search(image, k=k, min_score=min_score)
+    if as_json:
+        _emit_json([m.to_dict() for m in matches])
+        return
+    rows = [(i, f"{m.score:.3f}", m.tier, m.orientation, m.image.id, m.image.label or "", m.image.path)
+            for i, m in enumerate(matches, start=1)]
+    _table(rows, ("rank", "score", "tier", "query turned", "id", "label", "path"))
+
+
+@main.command(name="compare")
+@click.argument("first", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("second", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def compare_command(ctx: click.Context, first: Path, second: Path, as_json: bool) -> None:
+    """Score two images; exit 0 if they are the same picture, 1 if different.
+
+    \b
+    lookalike compare original.jpg edited.jpg
+    """
+    settings = Settings().with_db(ctx.obj["db"])
+    from .api import compare
+
+    result = compare(first, second, settings)
+    if as_json:
+        _emit_json(result.to_dict())
+    else:
+        click.echo(f"{result.verdict} ({result.tier}): score {result.score:.3f}, threshold {result.threshold:.2f}, "
+                   f"first image {result.orientation}")
+        for name, value in result.evidence.items():
+            click.echo(f"  {name:<14} {value:.3f}")
+    ctx.exit(0 if result.verdict == "same" else 1)
+
+
+@main.command()
+@click.option("--min-score", type=click.FloatRange(0, 1), help="Link threshold (default: the near-duplicate threshold).")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def duplicates(ctx: click.Context, min_score: float | None, as_json: bool) -> None:
+    """Groups of near-duplicate images, largest first.
+
+    \b
+    lookalike duplicates --json > groups.json
+    """
+    with _open(ctx) as collection:
+        groups = collection.duplicates(min_score)
+    if as_json:
+        _emit_json([g.to_dict() for g in groups])
+        return
+    if not groups:
+        click.echo("no duplicates")
+    for number, group in enumerate(groups, start=1):
+        click.echo(f"group {number}: {len(group.images)} images, weakest link {group.weakest_link:.3f}")
+        for image in group.images:
+            click.echo(f"  {image.id:>6}  {image.width}x{image.height}  {image.bytes:>10,} B  {image.path}")
+
+
+@main.command()
+@click.option("-k", default=20, show_default=True, type=click.IntRange(1, 1000))
+@click.option("--json", "as_json", is_flag=True, help="JSON array, one entry per image (for a 'similar products' page).")
+@click.pass_context
+def neighbors(ctx: click.Context, k: int, as_json: bool) -> None:
+    """Every image's k nearest neighbours with scores.
+
+    \b
+    lookalike neighbors -k 20 --json > similar-products.json
+    """
+    with _open(ctx) as collection:
+        items = collection.neighbors(k)
+        if as_json:
+            _stream_json_array(item.to_dict() for item in items)
+            return
+        for item in items:
+            near = ", ".join(f"{n.image.id} ({n.score:.2f})" for n in item.neighbours)
+            click.echo(f"{item.image.id:>6} {item.image.path}: {near}")
+
+
+def _stream_json_array(items: Iterable[Any]) -> None:
+    """Writes one item at a time: memory stays flat for a million images."""
+    click.echo("[", nl=False)
+    for number, item in enumerate(items):
+        click.echo(("," if number else "") + "\n  " + json.dumps(item, ensure_ascii=False), nl=False)
+    click.echo("\n]")
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def info(ctx: click.Context, as_json: bool) -> None:
+    """What is in the store."""
+    with _open(ctx) as collection:
+        summary = collection.info()
+    if as_json:
+        _emit_json(summary.to_dict())
+        return
+    click.echo(f"store: {summary.db}")
+    click.echo(f"images: {summary.images}  paths: {summary.paths}  labels: {summary.labels}")
+    click.echo(f"size: catalog {summary.db_bytes:,} B, indexes {summary.index_bytes:,} B")
+    _table([(f["name"], f["version"], f["kind"], f["dim"], f["vectors"], f["index"]) for f in summary.features],
+           ("feature", "version", "kind", "dim", "vectors", "index"))
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True)
+def features(as_json: bool) -> None:
+    """The features lookalike can compute."""
+    specs = all_specs()
+    if as_json:
+        _emit_json([{"name": s.name, "version": s.version, "kind": s.kind, "dim": s.dim,
+                     "family": s.family, "description": s.description} for s in specs])
+        return
+    _table([(s.name, s.version, s.family, s.kind, s.dim, s.description) for s in specs],
+           ("name", "version", "family", "kind", "dim", "description"))
+
+
+def _print_report(ctx: click.Context, report: IndexReport, as_json: bool) -> None:
+    if as_json:
+        _emit_json(report.to_dict())
+    else:
+        click.echo(f"indexed {report.indexed}, unchanged {report.unchanged}, identical copies linked "
+                   f"{report.linked}, removed {report.removed}, skipped {len(report.skipped)} "
+                   f"in {report.seconds:.1f}s")
+        for path, reason in report.skipped:
+            click.echo(f"skipping {path}: {reason}", err=True)
+    if report.skipped:
+        ctx.exit(EXIT_PARTIAL)

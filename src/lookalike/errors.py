@@ -1,0 +1,64 @@
+"""Every error lookalike raises on purpose. Each carries its data and says how to fix it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class LookalikeError(Exception):
+    """Base class: catch this to handle every lookalike failure at an edge (CLI, HTTP)."""
+
+
+class DecodeError(LookalikeError):
+    """A file could not be turned into pixels. `source` names the file."""
+
+    def __init__(self, source: str | Path, reason: str) -> None:
+        self.source = str(source)
+        self.reason = reason
+        super().__init__(f"{self.source}: {reason}")
+
+
+class NotAnImage(DecodeError):
+    """The bytes are not in any image format we read (or the file is empty)."""
+
+
+class CorruptImage(DecodeError):
+    """The file looks like an image but its data is damaged or truncated."""
+
+
+class ImageTooLarge(DecodeError):
+    """Pixel count or byte size over the limit: a guard against decompression bombs."""
+
+    def __init__(self, source: str | Path, size: int, limit: int, unit: str = "pixels") -> None:
+        self.size = size
+        self.limit = limit
+        self.unit = unit
+        super().__init__(
+            source,
+            f"image too large: {size:,} {unit} > limit {limit:,} "
+            f"(raise max_{unit} in Settings if you trust this file)",
+        )
+
+
+class StoreError(LookalikeError):
+    """The store is missing, from a newer version, or would mix incompatible vectors."""
+
+
+class FeatureMismatch(StoreError):
+    """The store holds vectors made by another version of a feature or model."""
+
+
+class UnknownFeature(LookalikeError):
+    """A feature name that is not registered."""
+
+    def __init__(self, name: str, known: list[str]) -> None:
+        self.name = name
+        super().__init__(f"unknown feature {name!r}; known: {', '.join(sorted(known))}")
+
+
+class NotInCollection(LookalikeError):
+    """An id or path that the collection does not hold."""
+
+    def __init__(self, key: str | int) -> None:
+        self.key = key
+        super().__init__(f"not in the collection: {key}")

@@ -1,0 +1,102 @@
+"""The one interface every feature kind goes through: images in, one vector per image out.
+
+Two vector kinds cover every feature:
+- "binary": packed bits (uint8, dim/8 bytes), compared by Hamming distance;
+- "float": non-negative, L2-normalised float32, compared by inner product (cosine).
+Either way `similarity()` is in [0, 1], 1 meaning identical, so the index, search,
+dedup and scoring code never branches on which feature it handles.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import ClassVar, Literal, Sequence
+
+import numpy as np
+from PIL import Image
+
+VectorKind = Literal["binary", "float"]
+
+
+@dataclass(frozen=True)
+class FeatureSpec:
+    """What a feature is, declared in one place and stored with the vectors it made.
+
+    `near` is the similarity at which two images are typically copies of one another and
+    `far` the typical similarity of two unrelated images; `lookalike.scoring` maps each
+    feature onto a common scale with them.
+    """
+
+    name: str
+    version: str
+    kind: VectorKind
+    dim: int  # bits for binary, floats for float
+    input_side: int  # the short side the feature needs; decoding may draft down to it
+    near: float
+    far: float
+    family: Literal["hash", "colour", "texture", "embedding"]
+    description: str
+
+    @property
+    def code_size(self) -> int:
+        """Bytes per stored vector."""
+        return self.dim // 8 if self.kind == "binary" else self.dim * 4
+
+    @property
+    def dtype(self) -> np.dtype:
+        return np.dtype(np.uint8) if self.kind == "binary" else np.dtype(np.float32)
+
+    @property
+    def width(self) -> int:
+        """Array columns per vector: bytes for binary, floats for float."""
+        return self.dim // 8 if self.kind == "binary" else self.dim
+
+
+class Extractor(ABC):
+    """Subclasses declare `spec` and write `_extract`; the base checks shapes and types."""
+
+    spec: ClassVar[FeatureSpec]
+
+    def extract_batch(self, images: Sequence[Image.Image]) -> np.ndarray:
+        """RGB images -> (n, width) array of the spec's dtype."""
+        if not images:
+            return np.empty((0, self.spec.width), dtype=self.spec.dtype)
+        vectors = np.asarray(self._extract(list(images)), dtype=self.spec.dtype)
+        expected = (len(images), self.spec.width)
+        if vectors.shape != expected:
+            raise AssertionError(f"{self.spec.name}: got shape {vectors.shape}, expected {expected}")
+        return vectors
+
+    @abstractmethod
+    def _extract(self, images: list[Image.Image]) -> np.ndarray:
+        """Return one row per image."""
+
+
+def similarity_matrix(spec: FeatureSpec, queries: np.ndarray, stored: np.ndarray) -> np.ndarray:
+    """Similarities in [0, 1], shape (len(queries), len(stored))."""
+    queries, stored = np.atleast_2d(queries), np.atleast_2d(stored)
+    if spec.kind == "binary":
+        differing = np.bitwise_xor(queries[:, None, :], stored[None, :, :])
+        return 1.0 - np.unpackbits(differing, axis=2).sum(axis=2) / float(spec.dim)
+    return np.clip(queries.astype(np.float64) @ stored.T.astype(np.float64), 0.0, 1.0)
+
+
+def pair_similarity(spec: FeatureSpec, left: np.ndarray, right: np.ndarray) -> np.ndarray:
+    """Similarity of row i of `left` to row i of `right`, shape (n,)."""
+    if spec.kind == "binary":
+        return 1.0 - np.unpackbits(np.bitwise_xor(left, right), axis=1).sum(axis=1) / float(spec.dim)
+    products = np.einsum("ij,ij->i", left.astype(np.float64), right.astype(np.float64))
+    return np.clip(products, 0.0, 1.0)
+
+
+def needed_side(specs: Sequence[FeatureSpec]) -> int:
+    """The short side decoding must keep so that every feature in `specs` has enough pixels."""
+    return max(spec.input_side for spec in specs)
+
+
+def l2_normalise(rows: np.ndarray) -> np.ndarray:
+    """Scale each row to unit length (zero rows stay zero)."""
+    rows = np.asarray(rows, dtype=np.float32)
+    norms = np.linalg.norm(rows, axis=1, keepdims=True)
+    return rows / np.maximum(norms, 1e-12)

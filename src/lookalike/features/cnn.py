@@ -1,0 +1,45 @@
+"""Embedding: EfficientNet-Lite0 (ImageNet weights) global-pooled 1280-d, L2-normalised.
+
+Served by onnxruntime from the ONNX model that `lookalike.models` converts once from the
+pip-installed PyTorch weights; torch is never imported here. Robust to rotation, mirroring,
+moderate crops and re-framing, where the hashes collapse.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from PIL import Image
+
+from .base import Extractor, FeatureSpec, l2_normalise
+from .registry import register_extractor
+
+_MODEL = "efficientnet_lite0"
+
+
+@register_extractor
+class EfficientNetLite0(Extractor):
+    spec = FeatureSpec(
+        name="effnet_lite0",
+        version="1",
+        kind="float",
+        dim=1280,
+        input_side=224,
+        near=0.84,
+        far=0.35,
+        family="embedding",
+        description="EfficientNet-Lite0 ImageNet embedding, 1280-d (onnxruntime)",
+    )
+
+    def __init__(self) -> None:
+        self._session: Any = None
+
+    def _extract(self, images: list[Image.Image]) -> np.ndarray:
+        from ..models import get_model_spec, load_session, preprocess
+
+        if self._session is None:
+            self._session = load_session(_MODEL)
+        pixels = preprocess(images, get_model_spec(_MODEL))
+        (embedding,) = self._session.run(["embedding"], {"pixels": pixels})
+        return l2_normalise(embedding)

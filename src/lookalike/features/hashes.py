@@ -1,0 +1,108 @@
+"""Perceptual hashes, 64 bits each, stored packed (8 bytes).
+
+All four start from a grey version of the image shrunk to a tiny grid, so they survive
+recompression, rescaling, grey conversion and mild colour edits, and collapse under
+rotation, mirroring and crops (search compensates for the first two by querying the
+eight orientations).
+"""
+
+from __future__ import annotations
+
+from typing import Callable, ClassVar
+
+import numpy as np
+from PIL import Image
+from scipy.fft import dctn
+
+from .base import Extractor, FeatureSpec
+from .registry import register_extractor
+
+_HASH_BITS = 64
+_SIDE = 8
+
+
+def grey_grid(image: Image.Image, width: int, height: int) -> np.ndarray:
+    """Grey levels of `image` resampled to width x height, as float32."""
+    grey = image.convert("L").resize((width, height), Image.Resampling.LANCZOS, reducing_gap=3.0)
+    return np.asarray(grey, dtype=np.float32)
+
+
+def pack(bits: np.ndarray) -> np.ndarray:
+    """64 booleans (any shape) -> 8 bytes."""
+    return np.packbits(bits.reshape(-1).astype(bool))
+
+
+def average_hash_bits(image: Image.Image) -> np.ndarray:
+    grid = grey_grid(image, _SIDE, _SIDE)
+    return grid > grid.mean()
+
+
+def difference_hash_bits(image: Image.Image) -> np.ndarray:
+    grid = grey_grid(image, _SIDE + 1, _SIDE)
+    return grid[:, 1:] > grid[:, :-1]
+
+
+def perceptual_hash_bits(image: Image.Image) -> np.ndarray:
+    """Low-frequency 8x8 block of the 32x32 DCT, thresholded at its median."""
+    grid = grey_grid(image, 4 * _SIDE, 4 * _SIDE)
+    low = dctn(grid, type=2, norm="ortho")[:_SIDE, :_SIDE]
+    return low > np.median(low)
+
+
+def wavelet_hash_bits(image: Image.Image) -> np.ndarray:
+    """Haar approximation band at 8x8 of a 64x64 image, thresholded at its median.
+
+    The Haar LL band at level k is the 2^k x 2^k block mean (up to a constant factor),
+    so it is computed as a block mean; dropping the coarsest LL coefficient, as
+    imagehash does, does not change a median threshold.
+    """
+    grid = grey_grid(image, 8 * _SIDE, 8 * _SIDE)
+    low = grid.reshape(_SIDE, 8, _SIDE, 8).mean(axis=(1, 3))
+    return low > np.median(low)
+
+
+class _HashExtractor(Extractor):
+    """Subclasses set `bits_of`: image -> 64 booleans."""
+
+    bits_of: ClassVar[Callable[[Image.Image], np.ndarray]]
+
+    def _extract(self, images: list[Image.Image]) -> np.ndarray:
+        return np.stack([pack(self.bits_of(image)) for image in images])
+
+
+def _hash_spec(name: str, description: str, near_bits: int) -> FeatureSpec:
+    return FeatureSpec(
+        name=name,
+        version="1",
+        kind="binary",
+        dim=_HASH_BITS,
+        input_side=64,
+        near=1.0 - near_bits / _HASH_BITS,
+        far=0.5,
+        family="hash",
+        description=description,
+    )
+
+
+@register_extractor
+class AverageHash(_HashExtractor):
+    spec = _hash_spec("ahash", "aHash: 8x8 grey grid above its mean", near_bits=8)
+    bits_of = staticmethod(average_hash_bits)
+
+
+@register_extractor
+class DifferenceHash(_HashExtractor):
+    spec = _hash_spec("dhash", "dHash: horizontal gradient signs on a 9x8 grey grid", near_bits=10)
+    bits_of = staticmethod(difference_hash_bits)
+
+
+@register_extractor
+class PerceptualHash(_HashExtractor):
+    spec = _hash_spec("phash", "pHash: low 8x8 DCT coefficients of a 32x32 grey grid", near_bits=10)
+    bits_of = staticmethod(perceptual_hash_bits)
+
+
+@register_extractor
+class WaveletHash(_HashExtractor):
+    spec = _hash_spec("whash", "wHash: Haar 8x8 approximation band of a 64x64 grey grid", near_bits=8)
+    bits_of = staticmethod(wavelet_hash_bits)

@@ -1,0 +1,75 @@
+"""A query image -> its features in all eight orientations (rotations and mirrorings).
+
+Stored images keep one vector per feature; the query is turned instead, so a copy that was
+rotated by 90/180/270 degrees or mirrored matches its original at full strength.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+from PIL import Image
+
+from .decode import decode_image, read_bytes
+from .features.base import FeatureSpec
+from .features.registry import get_extractor
+from .settings import Settings
+
+T = Image.Transpose
+ORIENTATIONS: dict[str, T | None] = {
+    "original": None,
+    "rotated 90": T.ROTATE_90,
+    "rotated 180": T.ROTATE_180,
+    "rotated 270": T.ROTATE_270,
+    "mirrored": T.FLIP_LEFT_RIGHT,
+    "flipped": T.FLIP_TOP_BOTTOM,
+    "transposed": T.TRANSPOSE,
+    "transversed": T.TRANSVERSE,
+}
+
+ImageSource = str | Path | bytes
+
+
+@dataclass(frozen=True)
+class QueryImage:
+    """A decoded query and its content hash (to recognise a byte-identical file)."""
+
+    image: Image.Image
+    sha256: str
+    name: str
+
+
+@dataclass(frozen=True)
+class QueryFeatures:
+    """vectors[feature] has one row per orientation, in ORIENTATIONS order."""
+
+    sha256: str
+    orientations: tuple[str, ...]
+    vectors: dict[str, np.ndarray]
+
+
+def load_query(source: ImageSource, settings: Settings, min_side: int) -> QueryImage:
+    if isinstance(source, bytes):
+        data, name = source, "<upload>"
+    else:
+        data, name = read_bytes(source, settings.max_bytes), str(source)
+    decoded = decode_image(data, name, min_side=min_side, max_pixels=settings.max_pixels)
+    return QueryImage(decoded.image, hashlib.sha256(data).hexdigest(), name)
+
+
+def oriented(image: Image.Image, all_orientations: bool = True) -> list[Image.Image]:
+    transforms = list(ORIENTATIONS.values()) if all_orientations else [None]
+    return [image if t is None else image.transpose(t) for t in transforms]
+
+
+def query_features(
+    query: QueryImage, specs: Sequence[FeatureSpec], all_orientations: bool = True
+) -> QueryFeatures:
+    images = oriented(query.image, all_orientations)
+    names = tuple(ORIENTATIONS)[: len(images)]
+    vectors = {spec.name: get_extractor(spec.name).extract_batch(images) for spec in specs}
+    return QueryFeatures(query.sha256, names, vectors)

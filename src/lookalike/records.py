@@ -1,0 +1,141 @@
+"""Plain result records returned by the API (and printed by the CLI as tables or JSON)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+Tier = Literal["exact", "near-duplicate", "similar"]
+Verdict = Literal["same", "different"]
+
+
+@dataclass(frozen=True)
+class ImageRecord:
+    id: int
+    sha256: str
+    bytes: int
+    width: int
+    height: int
+    format: str
+    label: str | None
+    added_at: str
+    paths: tuple[str, ...] = ()
+
+    @property
+    def path(self) -> str | None:
+        return self.paths[0] if self.paths else None
+
+
+@dataclass(frozen=True)
+class Match:
+    """One search result. `evidence` holds each feature's similarity in [0, 1]."""
+
+    image: ImageRecord
+    score: float
+    tier: Tier
+    orientation: str
+    evidence: dict[str, float]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.image.id,
+            "path": self.image.path,
+            "paths": list(self.image.paths),
+            "label": self.image.label,
+            "score": round(self.score, 4),
+            "tier": self.tier,
+            "orientation": self.orientation,
+            "evidence": {name: round(value, 4) for name, value in self.evidence.items()},
+        }
+
+
+@dataclass(frozen=True)
+class Comparison:
+    score: float
+    verdict: Verdict
+    tier: Tier
+    threshold: float
+    orientation: str
+    evidence: dict[str, float]
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["score"] = round(self.score, 4)
+        data["evidence"] = {name: round(value, 4) for name, value in self.evidence.items()}
+        return data
+
+
+@dataclass(frozen=True)
+class DuplicateGroup:
+    """Images linked by near-duplicate scores; `weakest_link` is the lowest pairwise score."""
+
+    images: tuple[ImageRecord, ...]
+    weakest_link: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "size": len(self.images),
+            "weakest_link": round(self.weakest_link, 4),
+            "images": [_image_summary(image) for image in self.images],
+        }
+
+
+@dataclass(frozen=True)
+class Neighbour:
+    image: ImageRecord
+    score: float
+
+
+@dataclass(frozen=True)
+class Neighbours:
+    image: ImageRecord
+    neighbours: tuple[Neighbour, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            **_image_summary(self.image),
+            "neighbors": [
+                {**_image_summary(n.image), "score": round(n.score, 4)} for n in self.neighbours
+            ],
+        }
+
+
+@dataclass
+class IndexReport:
+    indexed: int = 0
+    unchanged: int = 0
+    linked: int = 0  # identical content already in the store: path recorded, no new image
+    removed: int = 0
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["skipped"] = [{"path": path, "reason": reason} for path, reason in self.skipped]
+        data["seconds"] = round(self.seconds, 3)
+        return data
+
+
+@dataclass(frozen=True)
+class StoreInfo:
+    db: str
+    images: int
+    paths: int
+    labels: int
+    features: list[dict[str, Any]]
+    db_bytes: int
+    index_bytes: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _image_summary(image: ImageRecord) -> dict[str, Any]:
+    return {
+        "id": image.id,
+        "path": image.path,
+        "label": image.label,
+        "width": image.width,
+        "height": image.height,
+        "bytes": image.bytes,
+    }

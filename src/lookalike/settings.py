@@ -1,0 +1,33 @@
+"""One Settings object, passed in explicitly (never a global)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+DEFAULT_DB = "lookalike.db"
+DEFAULT_FEATURES = ("ahash", "dhash", "phash", "whash", "color", "lbp", "effnet_lite0")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Where the store lives and the limits and thresholds it works with.
+
+    Scores are fused similarities in [0, 1]; see `lookalike.scoring`.
+    """
+
+    db: Path = Path(DEFAULT_DB)
+    features: tuple[str, ...] = DEFAULT_FEATURES
+    # Decompression-bomb guard: Pillow's own default warns at ~89 MP; 1.5x a 120 MP camera.
+    max_pixels: int = 180_000_000
+    max_bytes: int = 200 * 1024 * 1024
+    # Fused score at and above which a match is a near-duplicate (edited copy) / compare says "same".
+    min_near_duplicate_score: float = 0.72
+    min_same_score: float = 0.72
+    # Images per extractor batch while indexing; bounded memory, amortised model calls.
+    batch_size: int = 16
+    # Below this many vectors an exact index is used; above it an approximate one.
+    max_exact_vectors: int = 50_000
+
+    def with_db(self, db: str | Path) -> "Settings":
+        return replace(self, db=Path(db))
