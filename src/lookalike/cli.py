@@ -194,9 +194,11 @@ def duplicates(ctx: click.Context, min_score: float | None, as_json: bool) -> No
     if not groups:
         click.echo("no duplicates")
     for number, group in enumerate(groups, start=1):
-        click.echo(f"group {number}: {len(group.images)} images, weakest link {group.weakest_link:.3f}")
+        files = sum(len(image.paths) for image in group.images)
+        click.echo(f"group {number}: {files} files, weakest link {group.weakest_link:.3f}")
         for image in group.images:
-            click.echo(f"  {image.id:>6}  {image.width}x{image.height}  {image.bytes:>10,} B  {image.path}")
+            for path in image.paths:
+                click.echo(f"  {image.id:>6}  {image.width}x{image.height}  {image.bytes:>10,} B  {path}")
 
 
 @main.command()

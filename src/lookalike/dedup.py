@@ -28,20 +28,22 @@ MAX_GROUP_FOR_ALL_PAIRS = 200
 
 
 def find_duplicates(store: Store, min_score: float | None = None) -> list[DuplicateGroup]:
-    """Groups of near-duplicates, largest first."""
+    """Groups of near-duplicates, largest first. Byte-identical files are one image with
+    several paths; such an image is a group by itself (weakest link 1.0) unless it joins
+    a larger one."""
     threshold = store.settings.min_near_duplicate_score if min_score is None else min_score
     pairs = _candidate_pairs(store, threshold - RADIUS_SLACK)
-    if len(pairs) == 0:
-        return []
-    scores = score_pairs(store, pairs)
-    kept = pairs[scores >= threshold]
+    scores = score_pairs(store, pairs) if len(pairs) else np.empty(0)
+    kept, kept_scores = pairs[scores >= threshold], scores[scores >= threshold]
     groups = _connected_components(kept)
-    records = store.catalog.images([int(i) for group in groups for i in group])
-    result = []
+    grouped = {image_id for members in groups for image_id in members}
+    copies = [[i] for i in store.catalog.images_with_several_paths() if i not in grouped]
+    records = store.catalog.images([i for members in groups + copies for i in members])
+    result = [DuplicateGroup((records[i],), 1.0) for (i,) in copies]
     for members in groups:
-        weakest = _weakest_link(store, members, kept, scores[scores >= threshold])
+        weakest = _weakest_link(store, members, kept, kept_scores)
         result.append(DuplicateGroup(tuple(records[i] for i in members), weakest))
-    result.sort(key=lambda g: (-len(g.images), g.images[0].id))
+    result.sort(key=lambda g: (-sum(len(i.paths) for i in g.images), g.images[0].id))
     return result
 
 

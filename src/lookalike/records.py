@@ -134,6 +134,7 @@ def _image_summary(image: ImageRecord) -> dict[str, Any]:
     return {
         "id": image.id,
         "path": image.path,
+        "paths": list(image.paths),
         "label": image.label,
         "width": image.width,
         "height": image.height,

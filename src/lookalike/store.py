@@ -8,6 +8,7 @@ rebuilt from the catalog's vectors on open, so the two can never silently disagr
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Sequence
 
@@ -24,9 +25,12 @@ _TRAINING_SAMPLE = 100_000
 
 class Store:
     def __init__(self, settings: Settings) -> None:
-        self.settings = settings
-        self.specs: list[FeatureSpec] = [get_spec(name) for name in settings.features]
         self.catalog = Catalog(settings.db)
+        # An existing store keeps the features it was made with; Settings.features only
+        # chooses them for a new one.
+        names = [str(f["name"]) for f in self.catalog.stored_features()] or list(settings.features)
+        self.settings = replace(settings, features=tuple(names))
+        self.specs: list[FeatureSpec] = [get_spec(name) for name in names]
         self.catalog.register_features(self.specs)
         self.index_dir = Path(str(settings.db) + ".indexes")
         self.indexes: dict[str, VectorIndex] = {spec.name: self._open_index(spec) for spec in self.specs}

@@ -231,6 +231,11 @@ class Catalog:
             paths.setdefault(image_id, []).append(path)
         return paths
 
+    def images_with_several_paths(self) -> list[int]:
+        """Images stored once for byte-identical files at several paths."""
+        rows = self.db.execute("SELECT image_id FROM paths GROUP BY image_id HAVING COUNT(*) > 1")
+        return [row[0] for row in rows]
+
     def image_ids(self) -> list[int]:
         return [row[0] for row in self.db.execute("SELECT id FROM images ORDER BY id")]
 

@@ -1,0 +1,60 @@
+"""Shared fixtures: a gallery of real photos (scikit-image samples) and edited copies,
+and collections indexed from it in real SQLite files."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from lookalike import Collection, Settings
+from lookalike.demo import build_gallery
+
+# Everything but the CNN: fast enough to build a fresh store per test.
+HASH_FEATURES = ("ahash", "dhash", "phash", "whash", "color", "lbp")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def model_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Convert the ONNX model once per test session into a private cache (as a new user would)."""
+    cache = os.environ.get("LOOKALIKE_TEST_CACHE_DIR") or str(tmp_path_factory.mktemp("model-cache"))
+    os.environ["LOOKALIKE_CACHE_DIR"] = cache
+    return Path(cache)
+
+
+@pytest.fixture(scope="session")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """(gallery, queries) folders; see lookalike.demo."""
+    return build_gallery(tmp_path_factory.mktemp("demo"))
+
+
+@pytest.fixture(scope="session")
+def gallery(demo: tuple[Path, Path]) -> Path:
+    return demo[0]
+
+
+@pytest.fixture(scope="session")
+def queries(demo: tuple[Path, Path]) -> Path:
+    return demo[1]
+
+
+@pytest.fixture(scope="session")
+def full_collection(tmp_path_factory: pytest.TempPathFactory, gallery: Path) -> Collection:
+    """The gallery indexed with every default feature, CNN included. Read-only for tests."""
+    collection = Collection(tmp_path_factory.mktemp("full") / "gallery.db")
+    report = collection.index([gallery], label_from="prefix")
+    assert report.indexed == len(list(gallery.iterdir())) - 1  # one file is a byte copy
+    yield collection
+    collection.close()
+
+
+@pytest.fixture()
+def hash_settings(tmp_path: Path) -> Settings:
+    return Settings(db=tmp_path / "store.db", features=HASH_FEATURES, batch_size=4)
+
+
+@pytest.fixture()
+def hash_collection(hash_settings: Settings) -> Collection:
+    with Collection(settings=hash_settings) as collection:
+        yield collection
