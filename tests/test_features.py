@@ -1,0 +1,106 @@
+"""A contract test for every registered feature, pinned hashes, and what each survives."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from lookalike.demo import sample_image
+from lookalike.edits import EDITS
+from lookalike.errors import UnknownFeature
+from lookalike.features.base import pair_similarity, similarity_matrix
+from lookalike.features.registry import feature_names, get_extractor, get_spec
+
+ALL = feature_names()
+
+
+@pytest.fixture(scope="module")
+def photos() -> dict[str, Image.Image]:
+    return {name: sample_image(name) for name in ("chelsea", "coffee", "astronaut", "rocket", "moon")}
+
+
+def test_every_kind_is_registered() -> None:
+    families = {get_spec(name).family for name in ALL}
+    assert families == {"hash", "colour", "texture", "embedding"}
+    assert {"ahash", "dhash", "phash", "whash"} <= set(ALL)
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_extractor_contract(name: str, photos: dict[str, Image.Image]) -> None:
+    extractor = get_extractor(name)
+    spec = extractor.spec
+    images = list(photos.values())
+    vectors = extractor.extract_batch(images)
+    assert vectors.shape == (len(images), spec.width)
+    assert vectors.dtype == spec.dtype
+    assert np.array_equal(vectors, extractor.extract_batch(images)), "deterministic"
+    assert np.array_equal(vectors[1:2], extractor.extract_batch(images[1:2])), "batch-independent"
+    if spec.kind == "float":
+        assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+        assert (vectors >= 0).all()
+    matrix = similarity_matrix(spec, vectors, vectors)
+    assert np.allclose(np.diag(matrix), 1.0, atol=1e-5)
+    assert ((matrix >= 0) & (matrix <= 1 + 1e-9)).all()
+    assert np.allclose(pair_similarity(spec, vectors, vectors[::-1]), matrix[np.arange(5), np.arange(5)[::-1]])
+    assert 0 < spec.far < spec.near < 1
+    assert extractor.extract_batch([]).shape == (0, spec.width)
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("ahash", "82808e4b09a373e7"),
+        ("dhash", "5414589aab6fa785"),
+        ("phash", "b15fe6465121175e"),
+        ("whash", "c2c08e4b09a377f7"),
+    ],
+)
+def test_pinned_hashes_of_a_real_photo(name: str, expected: str, photos: dict[str, Image.Image]) -> None:
+    """A change here changes every stored hash: bump the feature's version with it."""
+    assert get_extractor(name).extract_batch([photos["chelsea"]])[0].tobytes().hex() == expected
+
+
+@pytest.mark.parametrize("name", ["ahash", "dhash", "phash", "whash"])
+@pytest.mark.parametrize("edit", ["jpeg15", "downscale25", "grayscale", "brighter"])
+def test_hashes_survive_recompression_scaling_and_grey(name: str, edit: str, photos: dict[str, Image.Image]) -> None:
+    spec = get_spec(name)
+    extractor = get_extractor(name)
+    for photo in ("chelsea", "coffee", "astronaut"):
+        original, edited = extractor.extract_batch([photos[photo], EDITS[edit](photos[photo])])
+        assert pair_similarity(spec, original[None], edited[None])[0] >= spec.near, (photo, edit)
+
+
+@pytest.mark.parametrize("name", ["dhash", "phash"])
+def test_hashes_tell_different_photos_apart(name: str, photos: dict[str, Image.Image]) -> None:
+    spec = get_spec(name)
+    vectors = get_extractor(name).extract_batch(list(photos.values()))
+    matrix = similarity_matrix(spec, vectors, vectors)
+    off_diagonal = matrix[~np.eye(len(vectors), dtype=bool)]
+    assert off_diagonal.max() < spec.near
+
+
+def test_embedding_survives_rotation_and_crop_where_hashes_do_not(photos: dict[str, Image.Image]) -> None:
+    chelsea = photos["chelsea"]
+    edited = [EDITS["rot5"](chelsea), EDITS["crop70-corner"](chelsea)]
+    embedding, phash = get_spec("effnet_lite0"), get_spec("phash")
+    e = get_extractor("effnet_lite0").extract_batch([chelsea, *edited])
+    h = get_extractor("phash").extract_batch([chelsea, *edited])
+    e_sim = similarity_matrix(embedding, e[:1], e[1:])[0]
+    h_sim = similarity_matrix(phash, h[:1], h[1:])[0]
+    others = get_extractor("effnet_lite0").extract_batch([photos["coffee"], photos["moon"]])
+    assert (e_sim > similarity_matrix(embedding, e[:1], others)[0].max()).all()
+    assert (h_sim < phash.near).all()
+
+
+def test_texture_is_rotation_invariant(photos: dict[str, Image.Image]) -> None:
+    spec = get_spec("lbp")
+    brick = sample_image("brick")
+    vectors = get_extractor("lbp").extract_batch([brick, EDITS["rot5"](brick), sample_image("grass")])
+    sims = similarity_matrix(spec, vectors[:1], vectors[1:])[0]
+    assert sims[0] > sims[1]
+
+
+def test_unknown_feature_names_the_known_ones() -> None:
+    with pytest.raises(UnknownFeature, match="phash"):
+        get_spec("nope")
