@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -60,20 +59,18 @@ def state_dict() -> dict[str, np.ndarray]:
 
 
 @pytest.fixture(scope="session")
-def model_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+def model_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A cache root shared by the session, with the model converted into it once."""
     root = tmp_path_factory.mktemp("lookalike-cache")
-    with pytest.MonkeyPatch.context() as mp:
+    with pytest.MonkeyPatch.context() as mp:  # only while converting: no leak
         mp.setenv(CACHE_DIR_ENV, str(root))
         ensure_onnx_model(LITE0)
-        yield root
+    return root
 
 
 @pytest.fixture(scope="session")
-def session(model_cache: Path) -> Iterator[ort.InferenceSession]:
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv(CACHE_DIR_ENV, str(model_cache))
-        yield load_session(LITE0)
+def session(model_cache: Path) -> ort.InferenceSession:
+    return load_session(LITE0, cache_dir=model_cache / "models")
 
 
 @pytest.fixture()
@@ -100,7 +97,9 @@ def test_block_configs_follow_b0_table(state_dict: dict[str, np.ndarray]) -> Non
 def test_graph_is_valid_deterministic_and_batch_dynamic(state_dict: dict[str, np.ndarray]) -> None:
     first = build_efficientnet_lite_onnx(state_dict)
     second = build_efficientnet_lite_onnx(dict(state_dict))
-    assert first.SerializeToString(deterministic=True) == second.SerializeToString(deterministic=True)
+    assert first.SerializeToString(deterministic=True) == second.SerializeToString(
+        deterministic=True
+    )
     onnx.checker.check_model(first, full_check=True)
     assert first.opset_import[0].version == 17
     graph = first.graph
@@ -126,7 +125,7 @@ def test_real_photos_are_classified_correctly(session: ort.InferenceSession) -> 
     assert embedding.shape == (len(names), spec.dim) and embedding.dtype == np.float32
     assert logits.shape == (len(names), 1000)
     top1 = logits.argmax(axis=1)
-    for name, predicted in zip(names, top1):
+    for name, predicted in zip(names, top1, strict=True):
         assert int(predicted) in PHOTOS[name], f"{name} classified as {predicted}"
     # pooled ReLU6 features: non-negative, bounded, and deliberately not L2-normalised
     assert (embedding >= 0).all() and (embedding <= 6).all()
@@ -165,7 +164,9 @@ def _sidecar(path: Path) -> dict[str, object]:
     return json.loads(path.with_name(path.name + ".json").read_text())
 
 
-def test_cache_location_sidecar_and_reuse(model_cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_cache_location_sidecar_and_reuse(
+    model_cache: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv(CACHE_DIR_ENV, str(model_cache))
     path = ensure_onnx_model(LITE0)
     assert path == model_cache / "models" / "efficientnet_lite0.onnx"

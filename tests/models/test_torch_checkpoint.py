@@ -125,7 +125,11 @@ def write_legacy_checkpoint(
     path: Path, tensors: dict[str, TensorSpec], storages: dict[str, np.ndarray]
 ) -> None:
     """The pre-1.6 layout: a run of pickles followed by the raw storages."""
-    sys_info = {"protocol_version": 1001, "little_endian": True, "type_sizes": {"short": 2, "int": 4, "long": 4}}
+    sys_info = {
+        "protocol_version": 1001,
+        "little_endian": True,
+        "type_sizes": {"short": 2, "int": 4, "long": 4},
+    }
     with path.open("wb") as f:
         for header in (0x1950A86A20F9469CFC6C, 1001, sys_info):
             f.write(pickle.dumps(header, protocol=2))
@@ -137,12 +141,14 @@ def write_legacy_checkpoint(
             f.write(storages[key].astype(storages[key].dtype.newbyteorder("<")).tobytes())
 
 
-def _strided_example() -> tuple[dict[str, TensorSpec], dict[str, np.ndarray], dict[str, np.ndarray]]:
+def _strided_example() -> tuple[
+    dict[str, TensorSpec], dict[str, np.ndarray], dict[str, np.ndarray]
+]:
     """Storages, the tensors viewing them, and the arrays those views must produce."""
     rng = np.random.default_rng(0)
     conv = rng.standard_normal((3, 3, 3, 32)).astype(np.float32)  # HWIO, like TF ports
     shared = np.arange(60, dtype=np.float64)
-    storages = {
+    storages: dict[str, np.ndarray] = {
         "0": conv.ravel(),
         "1": shared,
         "2": np.array([7], dtype=np.int64),
@@ -162,7 +168,7 @@ def _strided_example() -> tuple[dict[str, TensorSpec], dict[str, np.ndarray], di
         "small": TensorSpec("5", 1, (2, 2), (2, 1)),
         "empty": TensorSpec("6", 0, (0, 4), (4, 1)),
     }
-    expected = {
+    expected: dict[str, np.ndarray] = {
         "conv.weight": conv.transpose(3, 2, 0, 1),
         "a.bias": shared[5:45].reshape(4, 10)[:, :5],
         "b.bias": shared[[2, 22, 42]],
@@ -223,7 +229,9 @@ def test_real_lite0_checkpoint() -> None:
     assert sd["_conv_head.weight"].shape == (1280, 320, 1, 1)
     assert sd["_fc.weight"].shape == (1000, 1280)
     assert sd["_bn0.num_batches_tracked"].dtype == np.int64
-    assert all(v.dtype == np.float32 for k, v in sd.items() if not k.endswith("num_batches_tracked"))
+    assert all(
+        v.dtype == np.float32 for k, v in sd.items() if not k.endswith("num_batches_tracked")
+    )
     assert all(np.isfinite(v).all() for v in sd.values())
     # BN statistics look like statistics (variances are non-negative)
     assert all((v >= 0).all() for k, v in sd.items() if k.endswith("running_var"))
@@ -231,7 +239,9 @@ def test_real_lite0_checkpoint() -> None:
 
 def test_wrapped_state_dict_is_unwrapped(tmp_path: Path) -> None:
     storages = {"0": np.arange(4, dtype=np.float32)}
-    inner = TorchPickleWriter().state_dict({"w": TensorSpec("0", 0, (2, 2), (2, 1))}, storages, legacy=False)
+    inner = TorchPickleWriter().state_dict(
+        {"w": TensorSpec("0", 0, (2, 2), (2, 1))}, storages, legacy=False
+    )
     # {"state_dict": <ordered dict>, "epoch": 3}
     body = inner[2:-1]  # strip PROTO and STOP
     data = pickle.PROTO + b"\x02" + pickle.EMPTY_DICT + pickle.MARK
@@ -254,9 +264,29 @@ def test_arbitrary_globals_are_refused(tmp_path: Path, capsys: pytest.CaptureFix
     path = tmp_path / "evil.pth"
     with zipfile.ZipFile(path, "w") as z:
         z.writestr("archive/data.pkl", pickle.dumps({"w": _Evil()}, protocol=2))
-    with pytest.raises(UnsafeCheckpointError, match="builtins.print"):
+    with pytest.raises(UnsafeCheckpointError, match=r"builtin\w*\.print"):
         load_state_dict(path)
     assert "never run" not in capsys.readouterr().out
+
+
+def test_state_injection_into_tensors_is_refused(tmp_path: Path) -> None:
+    """A pickle BUILD on a tensor (to widen its strides after the bounds check) fails."""
+    storages = {"0": np.arange(4, dtype=np.float32)}
+    w = TorchPickleWriter()
+    w._empty_ordered_dict()
+    w.out.write(pickle.MARK)
+    w._str("w")
+    w._tensor(TensorSpec("0", 0, (2,), (1,)), storages, legacy=False)
+    w.out.write(pickle.EMPTY_DICT + pickle.MARK)
+    w._str("stride")
+    w._int_tuple((1_000_000,))
+    w.out.write(pickle.SETITEMS + pickle.BUILD + pickle.SETITEMS + pickle.STOP)
+    path = tmp_path / "inject.pth"
+    with zipfile.ZipFile(path, "w") as z:
+        z.writestr("archive/data.pkl", w.out.getvalue())
+        z.writestr("archive/data/0", storages["0"].tobytes())
+    with pytest.raises(UnsafeCheckpointError, match="set state"):
+        load_state_dict(path)
 
 
 def test_out_of_bounds_view_is_refused(tmp_path: Path) -> None:
@@ -279,7 +309,21 @@ def test_truncated_legacy_file_is_refused(tmp_path: Path) -> None:
 def test_not_a_checkpoint(tmp_path: Path) -> None:
     path = tmp_path / "junk.pth"
     path.write_bytes(b"hello world")
-    with pytest.raises(CheckpointError):
+    with pytest.raises(CheckpointError, match="neither"):
+        load_state_dict(path)
+
+
+def test_corrupt_zip_pickle_is_a_checkpoint_error(tmp_path: Path) -> None:
+    tensors, storages, _ = _strided_example()
+    path = tmp_path / "ckpt.pth"
+    write_zip_checkpoint(path, tensors, storages)
+    with zipfile.ZipFile(path) as z:
+        records = {name: z.read(name) for name in z.namelist()}
+    records["archive/data.pkl"] = records["archive/data.pkl"][:-40]
+    with zipfile.ZipFile(path, "w") as z:
+        for name, payload in records.items():
+            z.writestr(name, payload)
+    with pytest.raises(CheckpointError, match="not a readable torch checkpoint"):
         load_state_dict(path)
 
 

@@ -26,8 +26,8 @@ class EfficientNetLite0(Extractor):
         kind="float",
         dim=1280,
         input_side=224,
-        near=0.84,
-        far=0.35,
+        near=0.80,
+        far=0.25,
         family="embedding",
         description="EfficientNet-Lite0 ImageNet embedding, 1280-d (onnxruntime)",
     )

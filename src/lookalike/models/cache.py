@@ -149,6 +149,7 @@ def _atomic_write(path: Path, data: bytes) -> None:
     """Write ``data`` to ``path`` via a unique temp file in the same dir + os.replace."""
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.fchmod(fd, 0o644)  # mkstemp's 0600 would hide a shared cache from others
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
@@ -164,7 +165,8 @@ def _convert(spec: ModelSpec) -> bytes:
     with source_weights(spec) as pth:
         state_dict = load_state_dict(pth)
     model = spec.builder(state_dict, spec.image_size)
-    return model.SerializeToString(deterministic=True)
+    data: bytes = model.SerializeToString(deterministic=True)
+    return data
 
 
 def ensure_onnx_model(

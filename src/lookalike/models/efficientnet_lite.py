@@ -135,7 +135,9 @@ def _get(state_dict: Mapping[str, np.ndarray], key: str) -> np.ndarray:
     try:
         return state_dict[key]
     except KeyError:
-        raise KeyError(f"state dict lacks {key!r}; is this an EfficientNet-Lite checkpoint?") from None
+        raise KeyError(
+            f"state dict lacks {key!r}; is this an EfficientNet-Lite checkpoint?"
+        ) from None
 
 
 def _fold_batch_norm(
@@ -201,7 +203,9 @@ class _GraphBuilder:
         if not relu6:
             return out
         act = f"{name}.relu6"
-        self.nodes.append(helper.make_node("Clip", [out, "relu6.min", "relu6.max"], [act], name=act))
+        self.nodes.append(
+            helper.make_node("Clip", [out, "relu6.min", "relu6.max"], [act], name=act)
+        )
         return act
 
     def block(self, x: str, cfg: BlockConfig) -> str:
@@ -219,7 +223,9 @@ class _GraphBuilder:
             stride=cfg.stride,
             groups=cfg.expanded_channels,
         )
-        h = self.conv_bn(h, f"{name}.project", src + "_project_conv.weight", src + "_bn2", relu6=False)
+        h = self.conv_bn(
+            h, f"{name}.project", src + "_project_conv.weight", src + "_bn2", relu6=False
+        )
         if cfg.has_residual:
             out = f"{name}.add"
             self.nodes.append(helper.make_node("Add", [h, x], [out], name=out))

@@ -57,9 +57,11 @@ class UnsafeCheckpointError(CheckpointError, pickle.UnpicklingError):
 
 
 class _Inert:
-    """Base for placeholders: refuses pickle ``BUILD`` so state cannot be injected."""
+    """Base for placeholders: refuses pickle ``BUILD`` so state cannot be injected.
 
-    __slots__ = ()
+    (Subclasses must not be ``slots=True`` dataclasses: those get a generated
+    ``__setstate__`` that would override this one.)
+    """
 
     def __setstate__(self, state: object) -> None:
         raise UnsafeCheckpointError(
@@ -67,7 +69,7 @@ class _Inert:
         )
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class _StorageType(_Inert):
     """Stand-in for a ``torch.<Kind>Storage`` class: only carries the numpy dtype."""
 
@@ -75,7 +77,7 @@ class _StorageType(_Inert):
     dtype: np.dtype[Any]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class _StorageRef(_Inert):
     """A reference to ``numel`` elements of a stored buffer, starting at ``offset``."""
 
@@ -85,7 +87,7 @@ class _StorageRef(_Inert):
     offset: int = 0  # element offset into the root storage (legacy views only)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class _TensorRef(_Inert):
     """A tensor described by ``_rebuild_tensor_v2``; materialised once data is read."""
 
@@ -133,16 +135,23 @@ def _rebuild_tensor_v2(
     strides = _as_int_tuple(stride, "stride")
     if len(shape) != len(strides):
         raise CheckpointError(f"tensor size {shape} and stride {strides} differ in rank")
+    _check_bounds(offset, shape, strides, storage.numel)
+    return _TensorRef(storage, offset, shape, strides)
+
+
+def _check_bounds(
+    offset: int, shape: tuple[int, ...], strides: tuple[int, ...], numel: int
+) -> None:
+    """Refuse views reaching outside their storage (``as_strided`` would read past it)."""
     if offset < 0 or any(s < 0 for s in shape) or any(s < 0 for s in strides):
         raise CheckpointError("negative tensor offset, size or stride")
     if 0 not in shape:
-        last = offset + sum((n - 1) * s for n, s in zip(shape, strides))
-        if last >= storage.numel:
+        last = offset + sum((n - 1) * s for n, s in zip(shape, strides, strict=True))
+        if last >= numel:
             raise CheckpointError(
                 f"tensor (offset {offset}, size {shape}, stride {strides}) reads past "
-                f"the end of its storage of {storage.numel} elements"
+                f"the end of its storage of {numel} elements"
             )
-    return _TensorRef(storage, offset, shape, strides)
 
 
 def _rebuild_parameter(
@@ -245,11 +254,12 @@ def _materialise(ref: _TensorRef, buffers: Mapping[str, np.ndarray]) -> np.ndarr
     """Copy a tensor out of its (1-D) storage buffer into a C-contiguous array."""
     base = buffers[ref.storage.key]
     start = ref.storage.offset + ref.storage_offset
+    # Checked against the declared numel when unpickled; re-checked against the
+    # buffer actually read, as the one guard that as_strided stays inside it.
+    _check_bounds(start, ref.size, ref.stride, base.size)
     if 0 in ref.size:
         out = np.zeros(ref.size, dtype=base.dtype)
     else:
-        # Bounds were checked against the declared numel in _rebuild_tensor_v2 and the
-        # buffer length against the declared numel when it was read.
         view = np.lib.stride_tricks.as_strided(
             base[start:],
             shape=ref.size,
@@ -278,7 +288,9 @@ def _collect_tensors(obj: object) -> dict[str, _TensorRef]:
         if not isinstance(key, str):
             raise CheckpointError(f"state dict key {key!r:.100} is not a string")
         if not isinstance(value, _TensorRef):
-            raise CheckpointError(f"state dict entry {key!r} is a {type(value).__name__}, not a tensor")
+            raise CheckpointError(
+                f"state dict entry {key!r} is a {type(value).__name__}, not a tensor"
+            )
         tensors[key] = value
     return tensors
 
@@ -308,7 +320,9 @@ def _load_legacy(f: IO[bytes]) -> dict[str, np.ndarray]:
     if protocol != LEGACY_PROTOCOL_VERSION:
         raise CheckpointError(f"unsupported legacy torch protocol version {protocol!r}")
     sys_info = _RestrictedUnpickler(f).load()
-    little_endian = bool(sys_info.get("little_endian", True)) if isinstance(sys_info, dict) else True
+    little_endian = (
+        bool(sys_info.get("little_endian", True)) if isinstance(sys_info, dict) else True
+    )
 
     unpickler = _RestrictedUnpickler(f)
     obj = unpickler.load()
@@ -400,17 +414,30 @@ def load_state_dict(path: str | Path) -> dict[str, np.ndarray]:
     tensors in dicts raises :class:`UnsafeCheckpointError` without running it.
     """
     path = Path(path)
-    if zipfile.is_zipfile(path):
-        return _load_zip(path)
-    with path.open("rb") as f:
-        head = f.read(2)
-        f.seek(0)
-        if len(head) < 2 or head[0] != 0x80:
-            raise CheckpointError(f"{path} is neither a zip nor a legacy torch checkpoint")
-        try:
+    try:
+        if zipfile.is_zipfile(path):
+            return _load_zip(path)
+        with path.open("rb") as f:
+            if f.read(1) != pickle.PROTO:
+                raise CheckpointError(f"{path} is neither a zip nor a legacy torch checkpoint")
+            f.seek(0)
             return _load_legacy(f)
-        except (EOFError, pickle.UnpicklingError, struct.error) as exc:
-            if isinstance(exc, CheckpointError):
-                raise
-            raise CheckpointError(f"{path} is not a readable torch checkpoint: {exc}") from exc
+    except CheckpointError:
+        raise
+    except _MALFORMED_PICKLE_ERRORS as exc:
+        raise CheckpointError(f"{path} is not a readable torch checkpoint: {exc}") from exc
 
+
+#: What a corrupt or hand-crafted pickle makes the unpickler (or our placeholders,
+#: called with the wrong arguments) raise; reported as :class:`CheckpointError`.
+_MALFORMED_PICKLE_ERRORS: Final = (
+    EOFError,
+    pickle.UnpicklingError,
+    struct.error,
+    zipfile.BadZipFile,
+    AttributeError,
+    IndexError,
+    KeyError,
+    TypeError,
+    ValueError,
+)
