@@ -9,7 +9,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Iterator, Sequence
 
@@ -82,11 +81,10 @@ class Collection:
         features = self.store.catalog.stored_features()
         for feature in features:
             feature["index"] = self.store.indexes[str(feature["name"])].factory
-        index_bytes = sum(f.stat().st_size for f in self.store.index_dir.glob("*")) if self.store.index_dir.exists() else 0
-        db_bytes = sum(
-            os.path.getsize(p) for p in (str(self.settings.db) + s for s in ("", "-wal")) if os.path.exists(p)
+        db_bytes, index_bytes = self.store.disk_usage()
+        return StoreInfo(
+            str(self.settings.db), counts["images"], counts["paths"], counts["labels"], features, db_bytes, index_bytes
         )
-        return StoreInfo(str(self.settings.db), counts["images"], counts["paths"], counts["labels"], features, db_bytes, index_bytes)
 
 
 def compare(first: ImageSource, second: ImageSource, settings: Settings | None = None) -> Comparison:

@@ -13,7 +13,7 @@ from typing import Any, Iterable, Sequence
 
 import click
 
-from .api import Collection
+from .api import Collection, compare
 from .errors import LookalikeError
 from .features.registry import all_specs
 from .records import IndexReport
@@ -162,10 +162,7 @@ def compare_command(ctx: click.Context, first: Path, second: Path, as_json: bool
     \b
     lookalike compare original.jpg edited.jpg
     """
-    settings = Settings().with_db(ctx.obj["db"])
-    from .api import compare
-
-    result = compare(first, second, settings)
+    result = compare(first, second, Settings().with_db(ctx.obj["db"]))
     if as_json:
         _emit_json(result.to_dict())
     else:

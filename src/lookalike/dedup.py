@@ -15,7 +15,6 @@ import numpy as np
 from .features.base import pair_similarity
 from .records import DuplicateGroup, Neighbour, Neighbours
 from .scoring import fuse, raw_for_calibrated
-from .search import CANDIDATE_FAMILIES
 from .store import Store
 
 QUERY_BATCH = 4096
@@ -61,7 +60,7 @@ def score_pairs(store: Store, pairs: np.ndarray) -> np.ndarray:
 
 def neighbours(store: Store, k: int = 20) -> Iterator[Neighbours]:
     """Every image's k nearest neighbours by fused score, in id order (streamed)."""
-    names = [s.name for s in store.specs if s.family in CANDIDATE_FAMILIES] or [s.name for s in store.specs]
+    names = store.candidate_features()
     reach = max(3 * k, 32)
     all_ids = store.catalog.image_ids()
     for start in range(0, len(all_ids), QUERY_BATCH):
@@ -93,9 +92,7 @@ def _ranked_neighbours(
 def _candidate_pairs(store: Store, level: float) -> np.ndarray:
     """Unique (i < j) id pairs that some hash or embedding index puts within reach."""
     found: list[np.ndarray] = []
-    for spec in store.specs:
-        if spec.family not in CANDIDATE_FAMILIES:
-            continue
+    for spec in map(store.spec, store.candidate_features()):
         radius = raw_for_calibrated(spec, level)
         for ids, vectors in store.catalog.iter_vectors(spec, QUERY_BATCH):
             lims, _, hits = store.indexes[spec.name].range_search(vectors, radius)

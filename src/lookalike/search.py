@@ -18,7 +18,6 @@ from .scoring import fuse, is_visually_identical, tier_of
 from .settings import Settings
 from .store import Store
 
-CANDIDATE_FAMILIES = ("hash", "embedding")
 MIN_CANDIDATES = 32
 
 
@@ -78,9 +77,8 @@ def compare(settings: Settings, first: ImageSource, second: ImageSource, specs: 
 
 def _candidates(store: Store, features: QueryFeatures, per_index: int) -> list[int]:
     """Union of each candidate index's nearest neighbours over all orientations."""
-    names = [s.name for s in store.specs if s.family in CANDIDATE_FAMILIES] or [s.name for s in store.specs]
     found: set[int] = set()
-    for name in names:
+    for name in store.candidate_features():
         _, ids = store.indexes[name].search(features.vectors[name], per_index)
         found.update(int(i) for i in ids.ravel() if i >= 0)
     return sorted(found)

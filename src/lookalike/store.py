@@ -21,6 +21,7 @@ from .settings import Settings
 from .vectors import VectorIndex, choose_factory
 
 _TRAINING_SAMPLE = 100_000
+CANDIDATE_FAMILIES = ("hash", "embedding")
 
 
 class Store:
@@ -43,6 +44,22 @@ class Store:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+    def candidate_features(self) -> list[str]:
+        """Features whose indexes propose candidates: the copy detectors (hashes,
+        embeddings); colour and texture only re-score, unless they are all there is."""
+        names = [s.name for s in self.specs if s.family in CANDIDATE_FAMILIES]
+        return names or [s.name for s in self.specs]
+
+    def disk_usage(self) -> tuple[int, int]:
+        """(catalog bytes incl. its write-ahead log, index bytes)."""
+        catalog = sum(
+            path.stat().st_size
+            for path in (self.settings.db, Path(f"{self.settings.db}-wal"))
+            if path.exists()
+        )
+        indexes = sum(p.stat().st_size for p in self.index_dir.glob("*")) if self.index_dir.exists() else 0
+        return catalog, indexes
 
     def spec(self, name: str) -> FeatureSpec:
         return next(spec for spec in self.specs if spec.name == name)

@@ -32,6 +32,7 @@ import onnxruntime as ort
 import platformdirs
 from PIL import Image
 
+from ..errors import LookalikeError
 from .registry import DEFAULT_MODEL, ModelSpec, get_model_spec
 from .torch_checkpoint import load_state_dict
 
@@ -57,7 +58,7 @@ RESIZE_REDUCING_GAP: Final = 3.0
 _HASH_CHUNK: Final = 1 << 20
 
 
-class ModelSourceError(RuntimeError):
+class ModelSourceError(LookalikeError, RuntimeError):
     """The weights a model is converted from are missing or not the pinned file."""
 
 

@@ -33,6 +33,8 @@ from typing import IO, Any, Final
 
 import numpy as np
 
+from ..errors import LookalikeError
+
 __all__ = [
     "CheckpointError",
     "UnsafeCheckpointError",
@@ -43,7 +45,7 @@ LEGACY_MAGIC_NUMBER: Final = 0x1950A86A20F9469CFC6C
 LEGACY_PROTOCOL_VERSION: Final = 1001
 
 
-class CheckpointError(ValueError):
+class CheckpointError(LookalikeError, ValueError):
     """The file is not a checkpoint this reader understands."""
 
 
