@@ -104,7 +104,7 @@ def write_bad_files(folder: Path, gallery: Path) -> dict[str, str]:
     (folder / "notes.png").write_text("not an image at all")
     good = (gallery / "coffee.png").read_bytes()
     (folder / "truncated.png").write_bytes(good[: len(good) // 2])
-    return {"empty.jpg": "empty", "notes.png": "not an image", "truncated.png": "truncated"}
+    return {"empty.jpg": "empty", "notes.png": "not a JPEG", "truncated.png": "truncated"}
 
 
 def test_bad_files_are_skipped_with_reasons_and_lose_nothing(tmp_path: Path, gallery: Path) -> None:
@@ -198,3 +198,32 @@ def test_newer_schema_is_refused(hash_settings: Settings) -> None:
         collection.store.catalog.db.execute("PRAGMA user_version = 99")
     with pytest.raises(StoreError, match="newer"):
         Collection(settings=hash_settings)
+
+
+WRITER_SCRIPT = textwrap.dedent(
+    """
+    import sys
+    from lookalike import Collection, Settings
+    settings = Settings(db=sys.argv[1], features={features!r}, batch_size=2)
+    with Collection(settings=settings) as c:
+        c.index([sys.argv[2]])
+    """
+)
+
+
+def test_two_writers_at_once_lose_nothing(tmp_path: Path, gallery: Path) -> None:
+    from conftest import HASH_FEATURES
+
+    names = sorted(p.stem for p in gallery.iterdir() if "-" not in p.stem)
+    first = copy_gallery(gallery, tmp_path / "a", names[::2])
+    second = copy_gallery(gallery, tmp_path / "b", names[1::2])
+    db = tmp_path / "shared.db"
+    Collection(settings=Settings(db=db, features=HASH_FEATURES)).close()  # create it first
+    script = WRITER_SCRIPT.format(features=HASH_FEATURES)
+    writers = [subprocess.Popen([sys.executable, "-c", script, str(db), str(folder)]) for folder in (first, second)]
+    assert [w.wait(timeout=120) for w in writers] == [0, 0]
+    with Collection(settings=Settings(db=db, features=HASH_FEATURES)) as collection:
+        assert collection.info().images == len(names)
+        assert all(len(index) == len(names) for index in collection.store.indexes.values())
+        for name in ("moon", "coffee"):
+            assert collection.search(gallery / f"{name}.png", k=1)[0].tier == "exact"

@@ -5,17 +5,25 @@ EXIF orientation applied, every mode converted predictably to 8-bit RGB (alpha f
 on white, 16-bit scaled, palette and CMYK converted), the first frame of animations, and
 JPEG draft mode so that a large photo is decoded at reduced size when only a small
 version is needed (decoding dominates the cost of hashing).
+
+Whatever the input, the result is a `Decoded` or a `DecodeError` subclass naming the
+file: Pillow's own exceptions and warnings never reach the caller.
 """
 
 from __future__ import annotations
 
+import ctypes
 import io
+import logging
+import stat
+import struct
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, UnidentifiedImageError
+from PIL.JpegImagePlugin import JpegImageFile
 
 from .errors import CorruptImage, DecodeError, ImageTooLarge, NotAnImage
 
@@ -23,9 +31,78 @@ from .errors import CorruptImage, DecodeError, ImageTooLarge, NotAnImage
 # its default regardless of the caller's settings.
 Image.MAX_IMAGE_PIXELS = None
 
+
+
+def _silence_libtiff() -> None:
+    """Stop libtiff printing its messages to stderr: a library must not print.
+
+    Pillow turns libtiff failures into exceptions but leaves libtiff's default handlers
+    on, so a damaged TIFF would print lines such as "LZWDecode: Not enough data". Looking
+    the functions up through Pillow's own extension finds exactly the libtiff it uses
+    (bundled or system). Best effort: where libtiff is linked in statically (Windows
+    wheels) the symbols are not visible and nothing changes.
+    """
+    try:
+        imaging = ctypes.CDLL(Image.core.__file__)
+        for name in ("TIFFSetErrorHandler", "TIFFSetWarningHandler"):
+            set_handler = getattr(imaging, name)
+            set_handler.argtypes = [ctypes.c_void_p]
+            set_handler.restype = ctypes.c_void_p
+            set_handler(None)
+    except (OSError, AttributeError, TypeError):
+        pass
+
+
+_silence_libtiff()
+# Pillow reports some damage through `logging` as well as by raising. Without a handler
+# on its loggers, a program that never configured logging would print those records
+# (logging's "last resort"); a configured program still receives them.
+logging.getLogger("PIL").addHandler(logging.NullHandler())
+
 DEFAULT_MAX_PIXELS = 180_000_000
 DEFAULT_MAX_BYTES = 200 * 1024 * 1024
 _WHITE = (255, 255, 255)
+
+# The formats the scanner collects. Refusing Pillow's other ~35 readers keeps their
+# parsers (and surprises such as EPS calling Ghostscript) away from untrusted files.
+_FORMATS = ("JPEG", "PNG", "WEBP", "GIF", "BMP", "DIB", "TIFF")
+_SIGNATURES = (
+    b"\xff\xd8\xff",  # JPEG (and MPO)
+    b"\x89PNG\r\n\x1a\n",
+    b"GIF87a",
+    b"GIF89a",
+    b"BM",
+    b"II*\x00",  # TIFF little-endian
+    b"MM\x00*",  # TIFF big-endian
+    b"II+\x00",  # BigTIFF
+    b"MM\x00+",
+)
+
+# What Pillow's decoders raise on malformed input (struct.error and the like escape
+# from header parsers, not only OSError). Anything else is a bug and stays visible.
+_PILLOW_ERRORS = (
+    OSError,
+    SyntaxError,
+    ValueError,
+    IndexError,
+    EOFError,
+    KeyError,
+    TypeError,
+    ZeroDivisionError,
+    OverflowError,
+    struct.error,
+)
+
+_ORIENTATION = 0x0112
+_TRANSPOSE_FOR_ORIENTATION = {
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_270,
+    7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_90,
+}
 
 
 @dataclass(frozen=True)
@@ -39,19 +116,30 @@ class Decoded:
 
 
 def read_bytes(path: str | Path, max_bytes: int = DEFAULT_MAX_BYTES) -> bytes:
-    """Read a file whole, refusing empty files and files over `max_bytes`."""
+    """Read a file whole, refusing empty files, files over `max_bytes` and non-files.
+
+    Only regular files are opened: a named pipe would block forever and a device such
+    as /dev/zero would never end.
+    """
     path = Path(path)
     try:
-        size = path.stat().st_size
-        if size > max_bytes:
-            raise ImageTooLarge(path, size, max_bytes, unit="bytes")
-        data = path.read_bytes()
+        info = path.stat()
+        if stat.S_ISDIR(info.st_mode):
+            raise NotAnImage(path, "is a directory")
+        if not stat.S_ISREG(info.st_mode):
+            raise NotAnImage(path, "not a regular file")
+        if info.st_size > max_bytes:
+            raise ImageTooLarge(path, info.st_size, max_bytes, unit="bytes")
+        with path.open("rb") as file:
+            data = file.read(max_bytes + 1)  # the file may have grown since stat
+    except (FileNotFoundError, NotADirectoryError):
+        raise DecodeError(path, "no such file") from None
     except IsADirectoryError:
         raise NotAnImage(path, "is a directory") from None
-    except FileNotFoundError:
-        raise DecodeError(path, "no such file") from None
-    except PermissionError:
-        raise DecodeError(path, "permission denied") from None
+    except OSError as exc:
+        raise DecodeError(path, f"cannot read file ({exc.strerror or exc})") from None
+    if len(data) > max_bytes:
+        raise ImageTooLarge(path, len(data), max_bytes, unit="bytes")
     if not data:
         raise NotAnImage(path, "empty file")
     return data
@@ -72,25 +160,20 @@ def decode_image(
     """
     if not data:
         raise NotAnImage(source, "empty file")
+    # Pillow warns about odd metadata (corrupt EXIF, oversized tags); the file either
+    # decodes or raises, and a library must not print.
     with warnings.catch_warnings():
-        warnings.simplefilter("error", Image.DecompressionBombWarning)
-        try:
-            image = Image.open(io.BytesIO(data))
-        except UnidentifiedImageError:
-            raise NotAnImage(source, "not an image in a supported format") from None
-        except (OSError, SyntaxError, ValueError) as exc:
-            raise CorruptImage(source, f"unreadable image header ({exc})") from None
-        pixels = image.width * image.height
-        if pixels > max_pixels:
-            raise ImageTooLarge(source, pixels, max_pixels)
-        if pixels == 0:
-            raise CorruptImage(source, "image has no pixels")
-        try:
-            width, height = _upright_size(image)  # before draft mode shrinks it
-            upright = _to_upright_rgb(image, min_side)
-            return Decoded(upright, image.format or "unknown", width, height)
-        except (OSError, SyntaxError, ValueError, IndexError, EOFError) as exc:
-            raise CorruptImage(source, f"damaged or truncated image data ({exc})") from None
+        warnings.simplefilter("ignore")
+        with _open(data, source) as image:
+            pixels = image.width * image.height  # from the header: nothing decoded yet
+            if pixels > max_pixels:
+                raise ImageTooLarge(source, pixels, max_pixels)
+            if pixels == 0:
+                raise CorruptImage(source, "image has no pixels")
+            try:
+                return _decode(image, min_side)
+            except _PILLOW_ERRORS as exc:
+                raise CorruptImage(source, f"damaged or truncated image data ({exc})") from None
 
 
 def load_image(
@@ -104,42 +187,71 @@ def load_image(
     return decode_image(read_bytes(path, max_bytes), path, min_side=min_side, max_pixels=max_pixels)
 
 
-def _to_upright_rgb(image: Image.Image, min_side: int | None) -> Image.Image:
-    if min_side and image.format == "JPEG":
-        _draft_for_min_side(image, min_side)
-    image.seek(0)  # first frame of GIF/WebP/TIFF animations and multi-page files
+def _open(data: bytes, source: str | Path) -> Image.Image:
+    """Parse the header only. A known signature with a broken header is corrupt, not foreign."""
+    try:
+        return Image.open(io.BytesIO(data), formats=_FORMATS)
+    except _PILLOW_ERRORS as exc:
+        if not _has_image_signature(data):
+            raise NotAnImage(source, "not a JPEG, PNG, WebP, GIF, BMP or TIFF image") from None
+        detail = "" if isinstance(exc, UnidentifiedImageError) else f" ({exc})"
+        raise CorruptImage(source, f"damaged image header{detail}") from None
+
+
+def _has_image_signature(data: bytes) -> bool:
+    return data.startswith(_SIGNATURES) or (data[:4] == b"RIFF" and data[8:12] == b"WEBP")
+
+
+def _decode(image: Image.Image, min_side: int | None) -> Decoded:
+    """Decode the first frame (where Image.open leaves every file) upright, as RGB.
+
+    The reported size is the full upright size. Without draft scaling that is simply the
+    size of the upright result; Pillow's TIFF reader already applies the orientation
+    itself, so guessing from the header would rotate TIFFs twice.
+    """
+    header_size = image.size
+    drafted = _draft_jpeg(image, min_side)
     image.load()
-    image = ImageOps.exif_transpose(image) or image
-    return _to_rgb(image)
+    orientation = image.getexif().get(_ORIENTATION)
+    transpose = _TRANSPOSE_FOR_ORIENTATION.get(orientation) if isinstance(orientation, int) else None
+    upright = image.transpose(transpose) if transpose is not None else image
+    width, height = upright.size
+    if drafted:  # JPEG only, which Pillow never rotates: rotate the header size ourselves
+        width, height = header_size[::-1] if orientation in (5, 6, 7, 8) else header_size
+    rgb = _to_rgb(upright)
+    if rgb is image:  # a copy, so the result doesn't keep the file (and its bytes) open
+        rgb = image.copy()
+    return Decoded(rgb, "JPEG" if image.format == "MPO" else image.format or "unknown", width, height)
 
 
-def _upright_size(image: Image.Image) -> tuple[int, int]:
-    """Full-resolution size after EXIF rotation."""
-    orientation = image.getexif().get(0x0112, 1)
+def _draft_jpeg(image: Image.Image, min_side: int | None) -> bool:
+    """Ask libjpeg for the smallest DCT scale (1/8, 1/4, 1/2) keeping the short side >= min_side.
+
+    libjpeg rounds scaled sides up, so `side // scale` is a safe lower bound. MPO files
+    (camera JPEGs with extra pictures) are JPEGs here too.
+    """
+    if not min_side or min_side < 1 or not isinstance(image, JpegImageFile):
+        return False
     width, height = image.size
-    return (height, width) if orientation in (5, 6, 7, 8) else (width, height)
-
-
-def _draft_for_min_side(image: Image.Image, min_side: int) -> None:
-    """Ask libjpeg for the smallest DCT scale that keeps both sides >= min_side."""
-    width, height = image.size
-    scale = min(width, height) / float(min_side)
-    if scale >= 2:
-        image.draft("RGB", (max(1, int(width / scale)), max(1, int(height / scale))))
+    for scale in (8, 4, 2):
+        if min(width, height) // scale >= min_side:
+            image.draft(image.mode, (width // scale, height // scale))
+            return image.size != (width, height)
+    return False
 
 
 def _to_rgb(image: Image.Image) -> Image.Image:
     mode = image.mode
+    if "transparency" in image.info and mode in ("P", "1", "L", "RGB"):
+        # a transparent palette index or colour key (PNG tRNS, GIF): flatten like alpha
+        return _flatten_on_white(image.convert("RGBA"))
     if mode == "RGB":
         return image
-    if mode == "P":
-        image = image.convert("RGBA" if "transparency" in image.info else "RGB")
-        return _to_rgb(image)
-    if mode in ("RGBA", "LA", "PA", "RGBa", "La"):
+    if mode in ("RGBA", "LA", "PA", "RGBa"):
         return _flatten_on_white(image.convert("RGBA"))
     if mode.startswith("I;16") or mode in ("I", "F"):
         return _high_depth_to_rgb(image)
-    return image.convert("RGB")  # L, 1, CMYK, YCbCr, LAB, HSV
+    return image.convert("RGB")  # L, 1, P, CMYK, YCbCr, LAB, HSV, RGBX
 
 
 def _flatten_on_white(image: Image.Image) -> Image.Image:
@@ -149,13 +261,17 @@ def _flatten_on_white(image: Image.Image) -> Image.Image:
 
 
 def _high_depth_to_rgb(image: Image.Image) -> Image.Image:
-    """16-bit and 32-bit grey: scale the type's full range to 0..255 (not the image's own range)."""
+    """16-bit and 32-bit grey: scale the type's full range to 0..255 (not the image's own range).
+
+    Float images are taken as 0..1 when they fit, else as 0..255; NaN becomes black.
+    """
     array = np.asarray(image)
     if image.mode == "F":
+        array = np.nan_to_num(array, nan=0.0)
         scaled = np.clip(array, 0.0, 1.0) * 255.0 if array.max(initial=0) <= 1.0 else np.clip(array, 0, 255)
     elif image.mode.startswith("I;16") or array.max(initial=0) <= 65535:
         scaled = np.clip(array, 0, 65535) / 257.0
     else:
         scaled = np.clip(array, 0, 2**32 - 1) / 16843009.0
-    grey = Image.fromarray(np.round(scaled).astype(np.uint8), mode="L")
+    grey = Image.fromarray(np.round(scaled).astype(np.uint8))  # 2-D uint8: mode L
     return grey.convert("RGB")

@@ -55,13 +55,13 @@ def index_files(
     started = time.perf_counter()
     batch_size = store.settings.batch_size
     try:
-        for start in range(0, len(files), batch_size):
-            batch = files[start : start + batch_size]
-            _index_batch(store, batch, label_from, label, report)
-            if on_progress:
-                on_progress(len(batch))
+        with store.writing():
+            for start in range(0, len(files), batch_size):
+                batch = files[start : start + batch_size]
+                _index_batch(store, batch, label_from, label, report)
+                if on_progress:
+                    on_progress(len(batch))
     finally:
-        store.save_indexes()
         report.seconds = time.perf_counter() - started
     return report
 
@@ -91,13 +91,13 @@ def prune_missing(store: Store, roots: Sequence[str | Path]) -> int:
         if not Path(path).exists()
     ]
     dropped: list[int] = []
-    with store.catalog.transaction():
-        for path in gone:
-            image_id = store.catalog.remove_path(path)
-            if image_id is not None:
-                dropped.append(image_id)
-    store.remove_from_indexes(dropped)
-    store.save_indexes()
+    with store.writing():
+        with store.catalog.transaction():
+            for path in gone:
+                image_id = store.catalog.remove_path(path)
+                if image_id is not None:
+                    dropped.append(image_id)
+        store.remove_from_indexes(dropped)
     return len(gone)
 
 
@@ -117,16 +117,16 @@ def remove(store: Store, keys: Sequence[str | int]) -> list[int]:
                 raise NotInCollection(key)
             resolved.append(("path", path))
     dropped: list[int] = []
-    with catalog.transaction():
-        for kind, value in resolved:
-            if kind == "id" and catalog.remove_image(int(value)):
-                dropped.append(int(value))
-            elif kind == "path":
-                image_id = catalog.remove_path(str(value))
-                if image_id is not None:
-                    dropped.append(image_id)
-    store.remove_from_indexes(dropped)
-    store.save_indexes()
+    with store.writing():
+        with catalog.transaction():
+            for kind, value in resolved:
+                if kind == "id" and catalog.remove_image(int(value)):
+                    dropped.append(int(value))
+                elif kind == "path":
+                    image_id = catalog.remove_path(str(value))
+                    if image_id is not None:
+                        dropped.append(image_id)
+        store.remove_from_indexes(dropped)
     return dropped
 
 

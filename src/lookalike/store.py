@@ -8,9 +8,10 @@ rebuilt from the catalog's vectors on open, so the two can never silently disagr
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
-from typing import Sequence
+from typing import IO, Iterator, Sequence
 
 import numpy as np
 
@@ -34,6 +35,9 @@ class Store:
         self.specs: list[FeatureSpec] = [get_spec(name) for name in names]
         self.catalog.register_features(self.specs)
         self.index_dir = Path(str(settings.db) + ".indexes")
+        self._lock_path = Path(f"{settings.db}.lock")
+        # The catalog generation each in-memory index reflects.
+        self._synced: dict[str, int] = {}
         self.indexes: dict[str, VectorIndex] = {spec.name: self._open_index(spec) for spec in self.specs}
 
     def close(self) -> None:
@@ -80,15 +84,41 @@ class Store:
         for index in self.indexes.values():
             index.remove(id_array)
 
+    @contextmanager
+    def writing(self) -> Iterator[None]:
+        """One writer at a time per store (an exclusive lock file): catch up with what
+        other processes wrote, let the caller write, then save the indexes, also when the
+        caller is interrupted."""
+        self._lock_path.parent.mkdir(parents=True, exist_ok=True)
+        with open(self._lock_path, "a") as lock:
+            _lock_exclusive(lock)
+            try:
+                self.refresh()
+                yield
+            finally:
+                self.save_indexes()
+
+    def refresh(self) -> None:
+        """Reload (or rebuild) the indexes whose catalog generation moved on since we read them."""
+        for spec in self.specs:
+            if self.catalog.generation(spec.name) != self._synced.get(spec.name):
+                self.indexes[spec.name] = self._open_index(spec)
+
     def save_indexes(self) -> None:
-        """Persist every index, switching to the kind its size calls for (exact -> approximate)."""
+        """Persist every index, switching to the kind its size calls for (exact -> approximate).
+        Call under `writing()`. An index whose size disagrees with the catalog (a write
+        interrupted between commit and index update) is rebuilt rather than saved."""
         self.index_dir.mkdir(parents=True, exist_ok=True)
         for spec in self.specs:
+            generation = self.catalog.generation(spec.name)
             index = self.indexes[spec.name]
             wanted = choose_factory(spec, len(index), self.settings.max_exact_vectors)
-            if _is_approximate(wanted) != _is_approximate(index.factory):
+            if len(index) != self.catalog.count_vectors(spec.name) or (
+                _is_approximate(wanted) != _is_approximate(index.factory)
+            ):
                 index = self.indexes[spec.name] = self._build_index(spec, wanted)
-            index.save(self._index_path(spec), self.catalog.generation(spec.name))
+            index.save(self._index_path(spec), generation)
+            self._synced[spec.name] = generation
 
     # --- opening and rebuilding -------------------------------------------------------------
 
@@ -96,12 +126,13 @@ class Store:
         return self.index_dir / f"{spec.name}.faiss"
 
     def _open_index(self, spec: FeatureSpec) -> VectorIndex:
-        generation = self.catalog.generation(spec.name)
+        generation = self.catalog.generation(spec.name)  # read first: a later write only makes us reload
+        self._synced[spec.name] = generation
         loaded = VectorIndex.load(spec, self._index_path(spec), generation)
         if loaded is not None:
             return loaded
-        count = next((f["vectors"] for f in self.catalog.stored_features() if f["name"] == spec.name), 0)
-        return self._build_index(spec, choose_factory(spec, int(count), self.settings.max_exact_vectors))
+        count = self.catalog.count_vectors(spec.name)
+        return self._build_index(spec, choose_factory(spec, count, self.settings.max_exact_vectors))
 
     def _build_index(self, spec: FeatureSpec, factory: str) -> VectorIndex:
         """Build from the catalog's vectors, streaming them in batches."""
@@ -117,6 +148,14 @@ class Store:
         ids = self.catalog.image_ids()
         step = max(1, len(ids) // _TRAINING_SAMPLE)
         return self.catalog.get_vectors(spec, ids[::step])
+
+
+def _lock_exclusive(lock: IO[str]) -> None:
+    try:
+        import fcntl
+    except ImportError:  # not POSIX: single-writer use is up to the caller
+        return
+    fcntl.flock(lock.fileno(), fcntl.LOCK_EX)  # released when the file closes
 
 
 def _is_approximate(factory: str) -> bool:

@@ -72,12 +72,12 @@ class Catalog:
                     )
 
     def stored_features(self) -> list[dict[str, object]]:
-        rows = self.db.execute(
-            "SELECT f.name, f.version, f.kind, f.dim, f.generation, "
-            "(SELECT COUNT(*) FROM vectors v WHERE v.feature = f.name) FROM features f ORDER BY f.name"
-        ).fetchall()
-        keys = ("name", "version", "kind", "dim", "generation", "vectors")
-        return [dict(zip(keys, row)) for row in rows]
+        rows = self.db.execute("SELECT name, version, kind, dim, generation FROM features ORDER BY name")
+        keys = ("name", "version", "kind", "dim", "generation")
+        return [{**dict(zip(keys, row)), "vectors": self.count_vectors(row[0])} for row in rows.fetchall()]
+
+    def count_vectors(self, feature: str) -> int:
+        return int(self.db.execute("SELECT COUNT(*) FROM vectors WHERE feature = ?", (feature,)).fetchone()[0])
 
     def generation(self, feature: str) -> int:
         row = self.db.execute("SELECT generation FROM features WHERE name = ?", (feature,)).fetchone()
