@@ -104,3 +104,31 @@ def test_texture_is_rotation_invariant(photos: dict[str, Image.Image]) -> None:
 def test_unknown_feature_names_the_known_ones() -> None:
     with pytest.raises(UnknownFeature, match="phash"):
         get_spec("nope")
+
+
+def test_mirror_of_maps_each_mirrored_orientation_to_its_rotation() -> None:
+    from lookalike.query import MIRROR_OF, ORIENTATIONS
+
+    image = Image.fromarray(np.arange(12, dtype=np.uint8).reshape(3, 4))
+    mirror = Image.Transpose.FLIP_LEFT_RIGHT
+    for mirrored, rotation in MIRROR_OF.items():
+        rotated = image if ORIENTATIONS[rotation] is None else image.transpose(ORIENTATIONS[rotation])
+        assert np.array_equal(np.asarray(rotated.transpose(mirror)), np.asarray(image.transpose(ORIENTATIONS[mirrored])))
+
+
+@pytest.mark.parametrize("name", [n for n in ALL if get_spec(n).invariance != "none"])
+def test_declared_invariance_holds_on_real_photos(name: str, photos: dict[str, Image.Image]) -> None:
+    """Search reuses one vector for several orientations on the strength of this."""
+    from lookalike.query import MIRROR_OF, ORIENTATIONS
+
+    spec, extractor = get_spec(name), get_extractor(name)
+    turns = list(MIRROR_OF) if spec.invariance == "mirror" else [o for o in ORIENTATIONS if o != "original"]
+    for photo in ("chelsea", "astronaut", "coffee"):
+        image = photos[photo]
+        stand_ins = [MIRROR_OF[t] if spec.invariance == "mirror" else "original" for t in turns]
+        turned = extractor.extract_batch([image.transpose(ORIENTATIONS[t]) for t in turns])
+        stood = extractor.extract_batch([image if ORIENTATIONS[s] is None else image.transpose(ORIENTATIONS[s]) for s in stand_ins])
+        # The CNN is only nearly mirror-invariant (0.94-0.98 measured on these photos);
+        # a mirrored copy still scores far above any other photo.
+        needed = 0.93 if spec.invariance == "mirror" else 0.98
+        assert pair_similarity(spec, turned, stood).min() >= needed, (photo, name)

@@ -27,38 +27,6 @@ from PIL.JpegImagePlugin import JpegImageFile
 
 from .errors import CorruptImage, DecodeError, ImageTooLarge, NotAnImage
 
-# We enforce our own pixel limit before decoding; Pillow's global one would raise at 2x
-# its default regardless of the caller's settings.
-Image.MAX_IMAGE_PIXELS = None
-
-
-
-def _silence_libtiff() -> None:
-    """Stop libtiff printing its messages to stderr: a library must not print.
-
-    Pillow turns libtiff failures into exceptions but leaves libtiff's default handlers
-    on, so a damaged TIFF would print lines such as "LZWDecode: Not enough data". Looking
-    the functions up through Pillow's own extension finds exactly the libtiff it uses
-    (bundled or system). Best effort: where libtiff is linked in statically (Windows
-    wheels) the symbols are not visible and nothing changes.
-    """
-    try:
-        imaging = ctypes.CDLL(Image.core.__file__)
-        for name in ("TIFFSetErrorHandler", "TIFFSetWarningHandler"):
-            set_handler = getattr(imaging, name)
-            set_handler.argtypes = [ctypes.c_void_p]
-            set_handler.restype = ctypes.c_void_p
-            set_handler(None)
-    except (OSError, AttributeError, TypeError):
-        pass
-
-
-_silence_libtiff()
-# Pillow reports some damage through `logging` as well as by raising. Without a handler
-# on its loggers, a program that never configured logging would print those records
-# (logging's "last resort"); a configured program still receives them.
-logging.getLogger("PIL").addHandler(logging.NullHandler())
-
 DEFAULT_MAX_PIXELS = 180_000_000
 DEFAULT_MAX_BYTES = 200 * 1024 * 1024
 _WHITE = (255, 255, 255)
@@ -78,8 +46,9 @@ _SIGNATURES = (
     b"MM\x00+",
 )
 
-# What Pillow's decoders raise on malformed input (struct.error and the like escape
-# from header parsers, not only OSError). Anything else is a bug and stays visible.
+# What Pillow's decoders raise on malformed input: not only OSError (fuzzing found a
+# TypeError from a TIFF strip offset; struct.error and ZeroDivisionError have escaped
+# other parsers). Anything else is a bug of ours and stays visible.
 _PILLOW_ERRORS = (
     OSError,
     SyntaxError,
@@ -103,6 +72,37 @@ _TRANSPOSE_FOR_ORIENTATION = {
     7: Image.Transpose.TRANSVERSE,
     8: Image.Transpose.ROTATE_90,
 }
+
+
+def _silence_libtiff() -> None:
+    """Stop libtiff printing its messages to stderr: a library must not print.
+
+    Pillow turns libtiff failures into exceptions but leaves libtiff's default handlers
+    on, so a damaged TIFF would print lines such as "LZWDecode: Not enough data". Looking
+    the functions up through Pillow's own extension finds exactly the libtiff it uses
+    (bundled or system). Best effort: where libtiff is linked in statically (Windows
+    wheels) the symbols are not visible and nothing changes.
+    """
+    try:
+        imaging = ctypes.CDLL(Image.core.__file__)
+        for name in ("TIFFSetErrorHandler", "TIFFSetWarningHandler"):
+            set_handler = getattr(imaging, name)
+            set_handler.argtypes = [ctypes.c_void_p]
+            set_handler.restype = ctypes.c_void_p
+            set_handler(None)
+    except (OSError, AttributeError, TypeError):
+        pass
+
+
+# Pillow, configured once for the process.
+# We enforce our own pixel limit before decoding; Pillow's global one would raise at 2x
+# its default regardless of the caller's settings.
+Image.MAX_IMAGE_PIXELS = None
+# Pillow reports some damage through `logging` as well as by raising. Without a handler
+# on its loggers, a program that never configured logging would print those records
+# (logging's "last resort"); a program that did configure logging still receives them.
+logging.getLogger("PIL").addHandler(logging.NullHandler())
+_silence_libtiff()
 
 
 @dataclass(frozen=True)

@@ -31,6 +31,16 @@ ORIENTATIONS: dict[str, T | None] = {
     "transversed": T.TRANSVERSE,
 }
 
+# A mirrored orientation equals the mirror image of one rotation; features invariant to
+# mirroring reuse that rotation's vector instead of running again.
+MIRROR_OF = {
+    "mirrored": "original",
+    "flipped": "rotated 180",
+    "transposed": "rotated 270",
+    "transversed": "rotated 90",
+}
+ROTATIONS = ("original", "rotated 90", "rotated 180", "rotated 270")
+
 ImageSource = str | Path | bytes
 
 
@@ -61,15 +71,33 @@ def load_query(source: ImageSource, settings: Settings, min_side: int) -> QueryI
     return QueryImage(decoded.image, hashlib.sha256(data).hexdigest(), name)
 
 
-def oriented(image: Image.Image, all_orientations: bool = True) -> list[Image.Image]:
-    transforms = list(ORIENTATIONS.values()) if all_orientations else [None]
-    return [image if t is None else image.transpose(t) for t in transforms]
-
-
 def query_features(
     query: QueryImage, specs: Sequence[FeatureSpec], all_orientations: bool = True
 ) -> QueryFeatures:
-    images = oriented(query.image, all_orientations)
-    names = tuple(ORIENTATIONS)[: len(images)]
-    vectors = {spec.name: get_extractor(spec.name).extract_batch(images) for spec in specs}
+    """Each feature computed only for the orientations it is not invariant to, then
+    spread over all the orientations asked for."""
+    names = tuple(ORIENTATIONS) if all_orientations else ("original",)
+    turned: dict[str, Image.Image] = {}
+
+    def image_in(orientation: str) -> Image.Image:
+        if orientation not in turned:
+            transform = ORIENTATIONS[orientation]
+            turned[orientation] = query.image if transform is None else query.image.transpose(transform)
+        return turned[orientation]
+
+    vectors = {}
+    for spec in specs:
+        sources = [_computed_orientation(spec, name) for name in names]
+        distinct = list(dict.fromkeys(sources))
+        computed = get_extractor(spec.name).extract_batch([image_in(name) for name in distinct])
+        vectors[spec.name] = computed[[distinct.index(source) for source in sources]]
     return QueryFeatures(query.sha256, names, vectors)
+
+
+def _computed_orientation(spec: FeatureSpec, orientation: str) -> str:
+    """The orientation whose vector stands for `orientation` under the feature's invariance."""
+    if spec.invariance == "dihedral":
+        return "original"
+    if spec.invariance == "mirror":
+        return MIRROR_OF.get(orientation, orientation)
+    return orientation

@@ -37,6 +37,10 @@ class FeatureSpec:
     far: float
     family: Literal["hash", "colour", "texture", "embedding"]
     description: str
+    # Which turns of the image leave the vector (nearly) unchanged, so a query needs fewer
+    # oriented copies: "dihedral" (every rotation by 90 degrees and mirroring), "mirror"
+    # (mirrorings only), or "none".
+    invariance: Literal["none", "mirror", "dihedral"] = "none"
 
     @property
     def code_size(self) -> int:

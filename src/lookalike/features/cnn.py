@@ -30,6 +30,7 @@ class EfficientNetLite0(Extractor):
         far=0.25,
         family="embedding",
         description="EfficientNet-Lite0 ImageNet embedding, 1280-d (onnxruntime)",
+        invariance="mirror",
     )
 
     def __init__(self) -> None:

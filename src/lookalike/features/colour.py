@@ -38,6 +38,7 @@ class ColourHistogram(Extractor):
         far=0.55,
         family="colour",
         description="HSV colour histogram, 8x3x3 bins (Hellinger-normalised)",
+        invariance="dihedral",
     )
 
     def _extract(self, images: list[Image.Image]) -> np.ndarray:

@@ -51,6 +51,7 @@ class LocalBinaryPatterns(Extractor):
         far=0.9,
         family="texture",
         description="uniform rotation-invariant LBP histograms, radii 1, 2, 3",
+        invariance="dihedral",
     )
 
     def _extract(self, images: list[Image.Image]) -> np.ndarray:
