@@ -10,13 +10,14 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Iterator, Sequence
+from typing import Iterator, Mapping, Sequence
 
 from .dedup import find_duplicates, neighbours
 from .features.registry import get_spec
 from .indexing import ProgressCallback, index_files, index_folders, list_files, remove
 from .query import ImageSource
-from .records import Comparison, DuplicateGroup, IndexReport, Match, Neighbours, StoreInfo
+from .errors import NotInCollection
+from .records import Comparison, DuplicateGroup, ImageRecord, IndexReport, Match, Neighbours, StoreInfo
 from .scan import stat_file
 from .search import compare as compare_images
 from .search import search
@@ -56,9 +57,28 @@ class Collection:
         """How many image files `index(roots)` will look at (for a progress bar)."""
         return len(list_files(roots))
 
-    def add(self, files: Sequence[str | Path], *, label: str | None = None) -> IndexReport:
-        """Add single files (any extension) without rebuilding anything."""
-        return index_files(self.store, [stat_file(f) for f in files], label=label)
+    def add(
+        self,
+        files: Sequence[str | Path],
+        *,
+        label: str | None = None,
+        labels: Mapping[str, str | None] | None = None,
+    ) -> IndexReport:
+        """Add single files (any extension) without rebuilding anything; `labels` maps a
+        file's resolved path to its own label."""
+        return index_files(self.store, [stat_file(f) for f in files], label=label, labels=labels)
+
+    def get(self, image_id: int) -> ImageRecord:
+        record = self.store.catalog.image(image_id)
+        if record is None:
+            raise NotInCollection(image_id)
+        return record
+
+    def page(self, offset: int = 0, limit: int = 100) -> list[ImageRecord]:
+        """Images in id order, a page at a time."""
+        ids = self.store.catalog.image_ids()[offset : offset + limit]
+        records = self.store.catalog.images(ids)
+        return [records[i] for i in ids]
 
     def remove(self, keys: Sequence[str | int]) -> list[int]:
         """Remove images by id or path; returns the ids of images that left the collection."""
@@ -73,8 +93,9 @@ class Collection:
     def duplicates(self, min_score: float | None = None) -> list[DuplicateGroup]:
         return find_duplicates(self.store, min_score)
 
-    def neighbors(self, k: int = 20) -> Iterator[Neighbours]:
-        return neighbours(self.store, k)
+    def neighbors(self, k: int = 20, ids: Sequence[int] | None = None) -> Iterator[Neighbours]:
+        """Each image's k nearest neighbours (all images, or just `ids`), streamed."""
+        return neighbours(self.store, k, ids)
 
     def info(self) -> StoreInfo:
         counts = self.store.catalog.counts()

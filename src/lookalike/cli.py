@@ -256,6 +256,42 @@ def features(as_json: bool) -> None:
            ("name", "version", "family", "kind", "dim", "description"))
 
 
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to bind; 0.0.0.0 exposes the service to the network.")
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535))
+@click.option("--api-key", "api_keys", multiple=True, envvar="LOOKALIKE_API_KEYS",
+              help="Require this key for writes (and reads unless --read-open). Repeatable; "
+              "the environment variable takes a comma-separated list.")
+@click.option("--read-open", is_flag=True, help="With API keys: let anyone search and read.")
+@click.option("--max-upload-mb", default=50, show_default=True, type=click.IntRange(1, 10_000), help="Bytes per uploaded file.")
+@click.option("--max-files", default=100, show_default=True, type=click.IntRange(1, 100_000), help="Files per upload request.")
+@click.option("--max-megapixels", default=100, show_default=True, type=click.IntRange(1, 10_000), help="Pixels per image.")
+@click.pass_context
+def serve(ctx: click.Context, host: str, port: int, api_keys: tuple[str, ...], read_open: bool,
+          max_upload_mb: int, max_files: int, max_megapixels: int) -> None:
+    """Serve the HTTP API (docs at /docs) and the web page over the store.
+
+    \b
+    lookalike --db shop.db serve --port 8000 --api-key "$KEY" --read-open
+    """
+    import uvicorn
+
+    from .server import ServerConfig, create_app
+
+    keys = frozenset(k.strip() for key in api_keys for k in key.split(",") if k.strip())
+    config = ServerConfig(
+        settings=Settings().with_db(ctx.obj["db"]),
+        api_keys=keys,
+        read_open=read_open,
+        max_file_bytes=max_upload_mb * 1024 * 1024,
+        max_files_per_request=max_files,
+        max_pixels=max_megapixels * 1_000_000,
+    )
+    app = create_app(config)
+    click.echo(f"lookalike serving {ctx.obj['db']} on http://{host}:{port}/ (API docs at /docs)", err=True)
+    uvicorn.run(app, host=host, port=port, log_level="warning")
+
+
 def _print_report(ctx: click.Context, report: IndexReport, as_json: bool) -> None:
     if as_json:
         _emit_json(report.to_dict())

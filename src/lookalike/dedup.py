@@ -8,7 +8,7 @@ with a union-find. Memory grows with the number of candidate pairs, not with n^2
 
 from __future__ import annotations
 
-from typing import Iterator
+from typing import Iterator, Sequence
 
 import numpy as np
 
@@ -58,11 +58,11 @@ def score_pairs(store: Store, pairs: np.ndarray) -> np.ndarray:
     return fuse(store.specs, raw)
 
 
-def neighbours(store: Store, k: int = 20) -> Iterator[Neighbours]:
-    """Every image's k nearest neighbours by fused score, in id order (streamed)."""
+def neighbours(store: Store, k: int = 20, ids: Sequence[int] | None = None) -> Iterator[Neighbours]:
+    """Each image's k nearest neighbours by fused score (all images, or `ids`), streamed."""
     names = store.candidate_features()
     reach = max(3 * k, 32)
-    all_ids = store.catalog.image_ids()
+    all_ids = store.catalog.image_ids() if ids is None else list(ids)
     for start in range(0, len(all_ids), QUERY_BATCH):
         ids = all_ids[start : start + QUERY_BATCH]
         found: list[set[int]] = [set() for _ in ids]

@@ -12,7 +12,7 @@ import hashlib
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable, Sequence
+from typing import Callable, Iterable, Mapping, Sequence
 
 import numpy as np
 
@@ -47,10 +47,12 @@ def index_files(
     *,
     label_from: str | None = None,
     label: str | None = None,
+    labels: Mapping[str, str | None] | None = None,
     on_progress: ProgressCallback | None = None,
 ) -> IndexReport:
-    """Index `files` into the store; see the module docstring. Saves the indexes at the end,
-    also when interrupted."""
+    """Index `files` into the store; see the module docstring. A file's label comes from
+    `labels[path]`, else `label`, else `label_from`. Saves the indexes at the end, also
+    when interrupted."""
     report = IndexReport()
     started = time.perf_counter()
     batch_size = store.settings.batch_size
@@ -58,7 +60,7 @@ def index_files(
         with store.writing():
             for start in range(0, len(files), batch_size):
                 batch = files[start : start + batch_size]
-                _index_batch(store, batch, label_from, label, report)
+                _index_batch(store, batch, _labeller(label_from, label, labels or {}), report)
                 if on_progress:
                     on_progress(len(batch))
     finally:
@@ -130,11 +132,21 @@ def remove(store: Store, keys: Sequence[str | int]) -> list[int]:
     return dropped
 
 
+def _labeller(
+    label_from: str | None, label: str | None, labels: Mapping[str, str | None]
+) -> Callable[[str], str | None]:
+    def label_of(path: str) -> str | None:
+        if path in labels:
+            return labels[path]
+        return label if label is not None else label_for(path, label_from)
+
+    return label_of
+
+
 def _index_batch(
     store: Store,
     batch: Sequence[FileRecord],
-    label_from: str | None,
-    label: str | None,
+    label_of: Callable[[str], str | None],
     report: IndexReport,
 ) -> None:
     catalog = store.catalog
@@ -157,7 +169,7 @@ def _index_batch(
         except DecodeError as exc:
             report.skipped.append((file.path, exc.reason))
             continue
-        pending[sha256] = _Pending(file, sha256, decoded, label or label_for(file.path, label_from))
+        pending[sha256] = _Pending(file, sha256, decoded, label_of(file.path))
     items = list(pending.values())
     vectors = _extract_all(store, [item.decoded.image for item in items])
     dropped: list[int] = []

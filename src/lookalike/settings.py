@@ -29,5 +29,8 @@ class Settings:
     # Below this many vectors an exact index is used; above it an approximate one.
     max_exact_vectors: int = 50_000
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "db", Path(self.db))  # accept str as well
+
     def with_db(self, db: str | Path) -> "Settings":
         return replace(self, db=Path(db))

@@ -1,0 +1,26 @@
+"""Library errors -> HTTP answers. Routes raise; only this edge translates."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from ..errors import CorruptImage, DecodeError, ImageTooLarge, LookalikeError, NotAnImage, NotInCollection
+
+
+def status_for(error: LookalikeError) -> int:
+    if isinstance(error, NotInCollection):
+        return 404
+    if isinstance(error, ImageTooLarge):
+        return 413
+    if isinstance(error, NotAnImage):
+        return 415
+    if isinstance(error, (CorruptImage, DecodeError)):
+        return 422
+    return 500
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(LookalikeError)
+    async def lookalike_error(_: Request, error: LookalikeError) -> JSONResponse:
+        return JSONResponse({"detail": str(error)}, status_code=status_for(error))

@@ -1,0 +1,1 @@
+"""One router per resource: images, search (and compare), collection-wide views, health."""

@@ -1,0 +1,98 @@
+"""Collection-wide views: duplicate groups, neighbour lists, health, metrics."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+from fastapi.responses import PlainTextResponse
+
+from ...records import DuplicateGroup
+from ..deps import CanRead, ServiceDep
+from ..service import Service
+from .views import image_view
+
+router = APIRouter(tags=["collection"])
+
+
+@router.get("/v1/duplicates", dependencies=[CanRead])
+def duplicates(
+    service: ServiceDep,
+    offset: Annotated[int, Query(ge=0)] = 0,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    min_score: Annotated[float | None, Query(ge=0, le=1)] = None,
+) -> dict[str, Any]:
+    """Groups of near-duplicates, largest first, a page at a time."""
+    groups = _duplicate_groups(service, min_score)
+    page = groups[offset : offset + limit]
+    return {"total": len(groups), "offset": offset, "limit": limit,
+            "groups": [_group_view(group) for group in page]}
+
+
+def _duplicate_groups(service: Service, min_score: float | None) -> list[DuplicateGroup]:
+    """Cached until the collection changes: paging through groups must not recompute them."""
+    with service.lock.reading():
+        key = (tuple(service.collection.store.catalog.generation(s.name) for s in service.collection.store.specs),
+               min_score)
+        cached = service.duplicates_cache.get(key)
+        if cached is None:
+            cached = service.collection.duplicates(min_score)
+            service.duplicates_cache.clear()
+            service.duplicates_cache[key] = cached
+    return cached
+
+
+def _group_view(group: DuplicateGroup) -> dict[str, Any]:
+    return {
+        "size": len(group.images),
+        "files": sum(len(image.paths) for image in group.images),
+        "weakest_link": round(group.weakest_link, 4),
+        "images": [{**image_view(image), "copies": len(image.paths)} for image in group.images],
+    }
+
+
+@router.get("/v1/neighbors", dependencies=[CanRead])
+def neighbors(
+    service: ServiceDep,
+    k: Annotated[int, Query(ge=1, le=200)] = 20,
+    offset: Annotated[int, Query(ge=0)] = 0,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> dict[str, Any]:
+    """Each image's k nearest neighbours with scores, a page of images at a time."""
+    with service.lock.reading():
+        ids = service.collection.store.catalog.image_ids()
+        page = ids[offset : offset + limit]
+        items = list(service.collection.neighbors(k, ids=page)) if page else []
+    return {
+        "total": len(ids), "offset": offset, "limit": limit,
+        "items": [
+            {**image_view(item.image),
+             "neighbors": [{**image_view(n.image), "score": round(n.score, 4)} for n in item.neighbours]}
+            for item in items
+        ],
+    }
+
+
+@router.get("/healthz", tags=["health"])
+def health(service: ServiceDep) -> dict[str, Any]:
+    with service.lock.reading():
+        images = service.collection.store.catalog.counts()["images"]
+    return {"status": "ok", "images": images}
+
+
+@router.get("/metrics", tags=["health"], response_class=PlainTextResponse)
+def metrics(service: ServiceDep) -> PlainTextResponse:
+    """Prometheus text format: collection size, index sizes, request counts and latency."""
+    with service.lock.reading():
+        store = service.collection.store
+        counts = store.catalog.counts()
+        db_bytes, index_bytes = store.disk_usage()
+        vectors = [({"feature": name}, float(len(index))) for name, index in store.indexes.items()]
+    gauges = {
+        "lookalike_images": ("Images in the collection.", [({}, float(counts["images"]))]),
+        "lookalike_paths": ("File paths recorded (identical files share an image).", [({}, float(counts["paths"]))]),
+        "lookalike_index_vectors": ("Vectors in each feature index.", vectors),
+        "lookalike_store_bytes": ("Bytes on disk.", [({"part": "catalog"}, float(db_bytes)),
+                                                      ({"part": "indexes"}, float(index_bytes))]),
+    }
+    return PlainTextResponse(service.metrics.render(gauges), media_type="text/plain; version=0.0.4")
