@@ -303,3 +303,7 @@ def _print_report(ctx: click.Context, report: IndexReport, as_json: bool) -> Non
             click.echo(f"skipping {path}: {reason}", err=True)
     if report.skipped:
         ctx.exit(EXIT_PARTIAL)
+
+
+if __name__ == "__main__":
+    main()
