@@ -76,3 +76,21 @@ def test_bad_input_gives_clear_errors_and_exit_codes(run, gallery: Path, tmp_pat
 def test_features_lists_every_kind(run) -> None:
     listed = json.loads(run("features", "--json"))
     assert {f["family"] for f in listed} == {"hash", "colour", "texture", "embedding"}
+
+
+def test_evaluate_writes_report_and_pictures(run, gallery: Path, tmp_path: Path) -> None:
+    out = tmp_path / "eval"
+    data = json.loads(run("evaluate", str(gallery), "--label-from", "prefix", "--out", str(out), "--json"))
+    assert data["map"] == 1.0 and data["best_f1"]["f1"] == 1.0
+    assert json.loads((out / "evaluation.json").read_text())["queries"] == 6
+    from PIL import Image
+
+    assert Image.open(out / "precision-recall.png").size == (640, 480)
+    assert Image.open(out / "examples.png").width > 600
+    calibrated = json.loads(run("calibrate", str(gallery), "--label-from", "prefix", "--json"))
+    assert calibrated["precision"] == 1.0
+    assert json.loads(run("info", "--json"))["thresholds"]["same"] == calibrated["thresholds"]["min_same_score"]
+    lonely = tmp_path / "lonely"
+    lonely.mkdir()
+    (lonely / "moon.png").write_bytes((gallery / "moon.png").read_bytes())
+    assert "needs labelled images" in run("evaluate", str(lonely), "--label-from", "folder", code=1)

@@ -9,6 +9,8 @@
 
 from __future__ import annotations
 
+import tempfile
+from dataclasses import replace
 from pathlib import Path
 from typing import Iterator, Mapping, Sequence
 
@@ -16,7 +18,8 @@ from .dedup import find_duplicates, neighbours
 from .features.registry import get_spec
 from .indexing import ProgressCallback, index_files, index_folders, list_files, remove
 from .query import ImageSource
-from .errors import NotInCollection
+from .errors import LookalikeError, NotInCollection
+from .evaluate import EvaluationReport, evaluate_store
 from .records import Comparison, DuplicateGroup, ImageRecord, IndexReport, Match, Neighbours, StoreInfo
 from .scan import stat_file
 from .search import compare as compare_images
@@ -30,8 +33,12 @@ class Collection:
 
     def __init__(self, db: str | Path | None = None, settings: Settings | None = None) -> None:
         settings = settings or Settings()
-        self.settings = settings.with_db(db) if db is not None else settings
-        self.store = Store(self.settings)
+        self.store = Store(settings.with_db(db) if db is not None else settings)
+
+    @property
+    def settings(self) -> Settings:
+        """The settings in force: features and calibrated thresholds come from the store."""
+        return self.store.settings
 
     def close(self) -> None:
         self.store.close()
@@ -97,6 +104,27 @@ class Collection:
         """Each image's k nearest neighbours (all images, or just `ids`), streamed."""
         return neighbours(self.store, k, ids)
 
+    def evaluate(
+        self, folder: str | Path, label_from: str, scratch_db: str | Path | None = None
+    ) -> EvaluationReport:
+        """Score this collection's features and thresholds on a labelled folder, indexed
+        into a scratch store (kept at `scratch_db` if given, so re-runs are incremental)."""
+        with tempfile.TemporaryDirectory(prefix="lookalike-eval-") as scratch:
+            db = Path(scratch_db) if scratch_db else Path(scratch) / "evaluate.db"
+            with Collection(settings=replace(self.settings, db=db)) as labelled:
+                labelled.index([folder], label_from=label_from)
+                return evaluate_store(labelled.store)
+
+    def calibrate(self, report: EvaluationReport, target_precision: float) -> dict[str, float]:
+        """Store the lowest thresholds whose verdicts reach `target_precision` on the report's
+        labelled pairs; search tiers and compare use them from now on."""
+        threshold = report.curve.threshold_for_precision(target_precision)
+        if threshold is None:
+            raise LookalikeError(f"no threshold reaches precision {target_precision} on these labels")
+        chosen = {"min_near_duplicate_score": threshold, "min_same_score": threshold}
+        self.store.calibrate(chosen)
+        return chosen
+
     def info(self) -> StoreInfo:
         counts = self.store.catalog.counts()
         features = self.store.catalog.stored_features()
@@ -104,7 +132,8 @@ class Collection:
             feature["index"] = self.store.indexes[str(feature["name"])].factory
         db_bytes, index_bytes = self.store.disk_usage()
         return StoreInfo(
-            str(self.settings.db), counts["images"], counts["paths"], counts["labels"], features, db_bytes, index_bytes
+            str(self.settings.db), counts["images"], counts["paths"], counts["labels"], features, db_bytes, index_bytes,
+            thresholds={"near_duplicate": self.settings.min_near_duplicate_score, "same": self.settings.min_same_score},
         )
 
 

@@ -14,7 +14,10 @@ from typing import Any, Iterable, Sequence
 import click
 
 from .api import Collection, compare
+from .decode import load_image
 from .errors import LookalikeError
+from .evaluate import EvaluationReport
+from .plots import draw_examples, draw_precision_recall
 from .features.registry import all_specs
 from .records import IndexReport
 from .settings import DEFAULT_DB, Settings
@@ -226,6 +229,81 @@ def _stream_json_array(items: Iterable[Any]) -> None:
     click.echo("\n]")
 
 
+_LABEL_FROM = click.option("--label-from", type=click.Choice(["prefix", "folder"]), required=True,
+                           help="Where the labels that define 'the same' come from.")
+_SCRATCH = click.option("--scratch-db", type=click.Path(dir_okay=False, path_type=Path),
+                        help="Keep the labelled folder's index here; re-runs skip unchanged files.")
+
+
+@main.command()
+@click.argument("folder", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@_LABEL_FROM
+@_SCRATCH
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("lookalike-evaluation"),
+              show_default=True, help="Folder for evaluation.json, precision-recall.png and examples.png.")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def evaluate(ctx: click.Context, folder: Path, label_from: str, scratch_db: Path | None, out: Path, as_json: bool) -> None:
+    """Measure search and the same/different verdict on a labelled FOLDER: every image
+    is a query against the rest; images with its label are the right answers.
+
+    \b
+    lookalike evaluate shop-photos/ --label-from folder --out eval/
+    """
+    with _open(ctx) as collection:
+        report = collection.evaluate(folder, label_from, scratch_db)
+        _write_evaluation(report, out)
+    if as_json:
+        _emit_json(report.to_dict())
+        return
+    data = report.to_dict()
+    click.echo(f"{data['images']} images, {data['labels']} labels, {data['queries']} queries with a match")
+    _table([("mAP", f"{data['map']:.4f}"), ("mAP@10", f"{data['map_at_10']:.4f}")]
+           + [(f"precision@{k}", f"{v:.4f}") for k, v in data["precision_at"].items()]
+           + [(f"recall@{k}", f"{v:.4f}") for k, v in data["recall_at"].items()], ("metric", "value"))
+    best = data["best_f1"]
+    rows = [("best F1", f"{best['threshold']:.3f}", f"{best['precision']:.4f}", f"{best['recall']:.4f}")]
+    rows += [(name, f"{v['threshold']:.3f}", f"{v['precision']:.4f}", f"{v['recall']:.4f}")
+             for name, v in data["thresholds"].items()]
+    click.echo()
+    _table(rows, ("verdict at", "threshold", "precision", "recall"))
+    click.echo(f"\nwrote {out}/evaluation.json, precision-recall.png, examples.png")
+
+
+def _write_evaluation(report: EvaluationReport, out: Path) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "evaluation.json").write_text(json.dumps(report.to_dict(), indent=1))
+    draw_precision_recall(report, out / "precision-recall.png")
+    draw_examples(report, lambda record: load_image(record.path, min_side=128).image, out / "examples.png")
+
+
+@main.command()
+@click.argument("folder", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@_LABEL_FROM
+@_SCRATCH
+@click.option("--target-precision", default=0.99, show_default=True, type=click.FloatRange(0, 1, min_open=True))
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def calibrate(ctx: click.Context, folder: Path, label_from: str, scratch_db: Path | None,
+              target_precision: float, as_json: bool) -> None:
+    """Choose the near-duplicate and same/different thresholds that reach a target
+    precision on a labelled FOLDER, and store them with the collection.
+
+    \b
+    lookalike --db shop.db calibrate labelled-pairs/ --label-from folder --target-precision 0.99
+    """
+    with _open(ctx) as collection:
+        report = collection.evaluate(folder, label_from, scratch_db)
+        chosen = collection.calibrate(report, target_precision)
+    threshold = chosen["min_same_score"]
+    precision, recall = report.at_threshold(threshold)
+    if as_json:
+        _emit_json({"thresholds": chosen, "precision": precision, "recall": recall})
+    else:
+        click.echo(f"threshold {threshold:.4f}: precision {precision:.4f}, recall {recall:.4f} "
+                   f"on {report.images} labelled images; stored in {ctx.obj['db']}")
+
+
 @main.command()
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_context
@@ -239,6 +317,7 @@ def info(ctx: click.Context, as_json: bool) -> None:
     click.echo(f"store: {summary.db}")
     click.echo(f"images: {summary.images}  paths: {summary.paths}  labels: {summary.labels}")
     click.echo(f"size: catalog {summary.db_bytes:,} B, indexes {summary.index_bytes:,} B")
+    click.echo("thresholds: " + ", ".join(f"{name} {value:.3f}" for name, value in summary.thresholds.items()))
     _table([(f["name"], f["version"], f["kind"], f["dim"], f["vectors"], f["index"]) for f in summary.features],
            ("feature", "version", "kind", "dim", "vectors", "index"))
 

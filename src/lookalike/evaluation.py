@@ -81,13 +81,21 @@ class ThresholdCurve:
         return float(self.thresholds[i]), float(self.precision[i]), float(self.recall[i]), float(self.f1[i])
 
     def threshold_for_precision(self, target: float) -> float | None:
-        """The lowest threshold whose precision reaches `target` (most recall), or None."""
+        """The lowest threshold whose precision reaches `target` (most recall), moved halfway
+        down to the next observed score so that it does not sit on a labelled pair; None
+        if no threshold reaches it."""
         reaching = np.flatnonzero(self.precision >= target)
-        return float(self.thresholds[reaching[-1]]) if len(reaching) else None
+        if not len(reaching):
+            return None
+        index = reaching[-1]
+        if index + 1 < len(self.thresholds):
+            return float((self.thresholds[index] + self.thresholds[index + 1]) / 2)
+        return float(self.thresholds[index])
 
 
-def threshold_curve(scores: Sequence[float], same: Sequence[bool]) -> ThresholdCurve:
-    """Sweep the threshold over every observed score, highest first."""
+def threshold_curve(scores: Sequence[float], same: Sequence[bool], negative_weight: float = 1.0) -> ThresholdCurve:
+    """Sweep the threshold over every observed score, highest first. `negative_weight`:
+    how many real negative pairs each given one stands for, when negatives were sampled."""
     scores_array = np.asarray(scores, dtype=np.float64)
     same_array = np.asarray(same, dtype=bool)
     if not same_array.any():
@@ -95,7 +103,7 @@ def threshold_curve(scores: Sequence[float], same: Sequence[bool]) -> ThresholdC
     order = np.argsort(-scores_array, kind="stable")
     sorted_scores, sorted_same = scores_array[order], same_array[order]
     true_positives = np.cumsum(sorted_same)
-    predicted = np.arange(1, len(sorted_scores) + 1)
+    predicted = true_positives + negative_weight * np.cumsum(~sorted_same)
     last_of_each = np.r_[np.flatnonzero(np.diff(sorted_scores) != 0), len(sorted_scores) - 1]
     return ThresholdCurve(
         thresholds=sorted_scores[last_of_each],

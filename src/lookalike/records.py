@@ -125,6 +125,7 @@ class StoreInfo:
     features: list[dict[str, Any]]
     db_bytes: int
     index_bytes: int
+    thresholds: dict[str, float]
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -23,6 +23,7 @@ from .vectors import VectorIndex, choose_factory
 
 _TRAINING_SAMPLE = 100_000
 CANDIDATE_FAMILIES = ("hash", "embedding")
+CALIBRATED_SETTINGS = ("min_near_duplicate_score", "min_same_score")
 
 
 class Store:
@@ -31,7 +32,7 @@ class Store:
         # An existing store keeps the features it was made with; Settings.features only
         # chooses them for a new one.
         names = [str(f["name"]) for f in self.catalog.stored_features()] or list(settings.features)
-        self.settings = replace(settings, features=tuple(names))
+        self.settings = replace(settings, features=tuple(names), **self._calibrated_thresholds())
         self.specs: list[FeatureSpec] = [get_spec(name) for name in names]
         self.catalog.register_features(self.specs)
         self.index_dir = Path(str(settings.db) + ".indexes")
@@ -42,6 +43,18 @@ class Store:
 
     def close(self) -> None:
         self.catalog.close()
+
+    def _calibrated_thresholds(self) -> dict[str, float]:
+        """Thresholds `lookalike calibrate` stored with the collection override the defaults."""
+        meta = self.catalog.meta()
+        return {key: float(meta[key]) for key in CALIBRATED_SETTINGS if key in meta}
+
+    def calibrate(self, thresholds: dict[str, float]) -> None:
+        unknown = set(thresholds) - set(CALIBRATED_SETTINGS)
+        if unknown:
+            raise ValueError(f"not a calibrated setting: {sorted(unknown)}")
+        self.catalog.set_meta({key: repr(float(value)) for key, value in thresholds.items()})
+        self.settings = replace(self.settings, **thresholds)
 
     def __enter__(self) -> "Store":
         return self

@@ -50,6 +50,19 @@ class Catalog:
             raise
         self.db.execute("COMMIT")
 
+    # --- collection settings ----------------------------------------------------------------
+
+    def meta(self) -> dict[str, str]:
+        return dict(self.db.execute("SELECT key, value FROM meta").fetchall())
+
+    def set_meta(self, values: dict[str, str]) -> None:
+        with self.transaction():
+            self.db.executemany(
+                "INSERT INTO meta (key, value) VALUES (?, ?) "
+                "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                list(values.items()),
+            )
+
     # --- features -------------------------------------------------------------------------
 
     def register_features(self, specs: Iterable[FeatureSpec]) -> None:

@@ -55,7 +55,12 @@ def m001_initial(db: sqlite3.Connection) -> None:
     )
 
 
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [m001_initial]
+def m002_meta(db: sqlite3.Connection) -> None:
+    """Collection-level settings, e.g. thresholds chosen by `lookalike calibrate`."""
+    db.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+
+
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [m001_initial, m002_meta]
 
 
 def migrate(db: sqlite3.Connection) -> None:

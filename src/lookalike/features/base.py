@@ -77,19 +77,23 @@ class Extractor(ABC):
         """Return one row per image."""
 
 
+_POPCOUNT = np.array([bin(byte).count("1") for byte in range(256)], dtype=np.uint8)
+
+
 def similarity_matrix(spec: FeatureSpec, queries: np.ndarray, stored: np.ndarray) -> np.ndarray:
     """Similarities in [0, 1], shape (len(queries), len(stored))."""
     queries, stored = np.atleast_2d(queries), np.atleast_2d(stored)
     if spec.kind == "binary":
-        differing = np.bitwise_xor(queries[:, None, :], stored[None, :, :])
-        return 1.0 - np.unpackbits(differing, axis=2).sum(axis=2) / float(spec.dim)
+        differing = _POPCOUNT[np.bitwise_xor(queries[:, None, :], stored[None, :, :])]
+        return 1.0 - differing.sum(axis=2, dtype=np.int32) / float(spec.dim)
     return np.clip(queries.astype(np.float64) @ stored.T.astype(np.float64), 0.0, 1.0)
 
 
 def pair_similarity(spec: FeatureSpec, left: np.ndarray, right: np.ndarray) -> np.ndarray:
     """Similarity of row i of `left` to row i of `right`, shape (n,)."""
     if spec.kind == "binary":
-        return 1.0 - np.unpackbits(np.bitwise_xor(left, right), axis=1).sum(axis=1) / float(spec.dim)
+        differing = _POPCOUNT[np.bitwise_xor(left, right)]
+        return 1.0 - differing.sum(axis=1, dtype=np.int32) / float(spec.dim)
     products = np.einsum("ij,ij->i", left.astype(np.float64), right.astype(np.float64))
     return np.clip(products, 0.0, 1.0)
 
