@@ -25,9 +25,9 @@ from .settings import DEFAULT_DB, Settings
 EXIT_PARTIAL = 3
 
 
-def _open(ctx: click.Context) -> Collection:
+def _open(ctx: click.Context, model: Path | None = None) -> Collection:
     try:
-        return Collection(ctx.obj["db"])
+        return Collection(ctx.obj["db"], Settings(model=model))
     except LookalikeError as exc:
         raise click.ClickException(str(exc)) from None
 
@@ -82,15 +82,18 @@ def main(ctx: click.Context, db: Path) -> None:
 @click.argument("roots", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
 @click.option("--label-from", type=click.Choice(["prefix", "folder"]), help="Label images by file-name prefix (a-01.jpg -> a) or parent folder.")
 @click.option("--prune", is_flag=True, help="Forget indexed files below ROOTS that no longer exist.")
+@click.option("--model", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="A model file from `lookalike train`: a new store adds its learned feature.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @click.pass_context
-def index(ctx: click.Context, roots: tuple[Path, ...], label_from: str | None, prune: bool, as_json: bool) -> None:
+def index(ctx: click.Context, roots: tuple[Path, ...], label_from: str | None, prune: bool, model: Path | None,
+          as_json: bool) -> None:
     """Index every image below ROOTS (folders or files); re-runs skip unchanged files.
 
     \b
     lookalike index photos/ more-photos/ --label-from folder --prune
     """
-    with _open(ctx) as collection:
+    with _open(ctx, model) as collection:
         total = collection.files_below(roots)
         with click.progressbar(length=total, label="indexing", file=sys.stderr, hidden=as_json) as bar:
             report = collection.index(roots, label_from=label_from, prune=prune, on_progress=bar.update)

@@ -28,6 +28,8 @@ class Settings:
     batch_size: int = 16
     # Below this many vectors an exact index is used; above it an approximate one.
     max_exact_vectors: int = 50_000
+    # A model file from `lookalike train`: a new store adds its learned feature.
+    model: Path | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "db", Path(self.db))  # accept str as well

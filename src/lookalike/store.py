@@ -17,7 +17,8 @@ import numpy as np
 
 from .catalog import Catalog
 from .features.base import FeatureSpec
-from .features.registry import get_spec
+from .errors import FeatureMismatch, LookalikeError, StoreError
+from .features.registry import get_spec, register_model_file
 from .settings import Settings
 from .vectors import VectorIndex, choose_factory
 
@@ -31,7 +32,7 @@ class Store:
         self.catalog = Catalog(settings.db)
         # An existing store keeps the features it was made with; Settings.features only
         # chooses them for a new one.
-        names = [str(f["name"]) for f in self.catalog.stored_features()] or list(settings.features)
+        names = self._feature_names(settings)
         self.settings = replace(settings, features=tuple(names), **self._calibrated_thresholds())
         self.specs: list[FeatureSpec] = [get_spec(name) for name in names]
         self.catalog.register_features(self.specs)
@@ -43,6 +44,28 @@ class Store:
 
     def close(self) -> None:
         self.catalog.close()
+
+    def _feature_names(self, settings: Settings) -> list[str]:
+        """The store's own features (loading any learned model files they need); for a new
+        store, the settings' features, plus the feature of `settings.model` if given."""
+        stored = self.catalog.stored_features()
+        for feature in stored:
+            if feature["source"]:
+                try:
+                    register_model_file(str(feature["source"]))
+                except LookalikeError as exc:
+                    raise StoreError(f"{settings.db}: feature {feature['name']} needs its model file: {exc}") from None
+        names = [str(f["name"]) for f in stored] or list(settings.features)
+        if settings.model is not None:
+            learned = register_model_file(settings.model).name
+            if learned not in names:
+                if self.catalog.counts()["images"]:
+                    raise FeatureMismatch(
+                        f"{settings.db} holds vectors made without model {learned} "
+                        f"({', '.join(names)}); index with this model into a new --db"
+                    )
+                names.append(learned)
+        return names
 
     def _calibrated_thresholds(self) -> dict[str, float]:
         """Thresholds `lookalike calibrate` stored with the collection override the defaults."""

@@ -74,8 +74,8 @@ class Catalog:
                 ).fetchone()
                 if row is None:
                     self.db.execute(
-                        "INSERT INTO features (name, version, kind, dim) VALUES (?, ?, ?, ?)",
-                        (spec.name, spec.version, spec.kind, spec.dim),
+                        "INSERT INTO features (name, version, kind, dim, source) VALUES (?, ?, ?, ?, ?)",
+                        (spec.name, spec.version, spec.kind, spec.dim, spec.source),
                     )
                 elif tuple(row) != (spec.version, spec.kind, spec.dim):
                     raise FeatureMismatch(
@@ -85,8 +85,8 @@ class Catalog:
                     )
 
     def stored_features(self) -> list[dict[str, object]]:
-        rows = self.db.execute("SELECT name, version, kind, dim, generation FROM features ORDER BY name")
-        keys = ("name", "version", "kind", "dim", "generation")
+        rows = self.db.execute("SELECT name, version, kind, dim, generation, source FROM features ORDER BY name")
+        keys = ("name", "version", "kind", "dim", "generation", "source")
         return [{**dict(zip(keys, row)), "vectors": self.count_vectors(row[0])} for row in rows.fetchall()]
 
     def count_vectors(self, feature: str) -> int:

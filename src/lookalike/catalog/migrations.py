@@ -60,7 +60,12 @@ def m002_meta(db: sqlite3.Connection) -> None:
     db.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
 
 
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [m001_initial, m002_meta]
+def m003_feature_source(db: sqlite3.Connection) -> None:
+    """Features learned by `lookalike train` record the model file that computes them."""
+    db.execute("ALTER TABLE features ADD COLUMN source TEXT")
+
+
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [m001_initial, m002_meta, m003_feature_source]
 
 
 def migrate(db: sqlite3.Connection) -> None:

@@ -41,6 +41,8 @@ class FeatureSpec:
     # oriented copies: "dihedral" (every rotation by 90 degrees and mirroring), "mirror"
     # (mirrorings only), or "none".
     invariance: Literal["none", "mirror", "dihedral"] = "none"
+    # For features loaded from a model file (see features/learned.py): that file's path.
+    source: str | None = None
 
     @property
     def code_size(self) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TypeVar
 
 from ..errors import UnknownFeature
@@ -11,6 +12,7 @@ E = TypeVar("E", bound=type[Extractor])
 
 _EXTRACTORS: dict[str, type[Extractor]] = {}
 _INSTANCES: dict[str, Extractor] = {}
+_FROM_FILES: dict[str, FeatureSpec] = {}
 
 
 def register_extractor(cls: E) -> E:
@@ -34,10 +36,12 @@ def feature_names() -> list[str]:
 
 def get_spec(name: str) -> FeatureSpec:
     _load_builtin_features()
+    if name in _FROM_FILES:
+        return _FROM_FILES[name]
     try:
         return _EXTRACTORS[name].spec
     except KeyError:
-        raise UnknownFeature(name, list(_EXTRACTORS)) from None
+        raise UnknownFeature(name, list(_EXTRACTORS) + list(_FROM_FILES)) from None
 
 
 def get_extractor(name: str) -> Extractor:
@@ -46,6 +50,18 @@ def get_extractor(name: str) -> Extractor:
     if name not in _INSTANCES:
         _INSTANCES[name] = _EXTRACTORS[spec.name]()
     return _INSTANCES[name]
+
+
+def register_model_file(path: str | Path) -> FeatureSpec:
+    """Make a trained model file's feature available by its name (kind-sha8)."""
+    from .learned import LearnedExtractor, read_model_file
+
+    model = read_model_file(path)
+    if model.feature_name not in _FROM_FILES:
+        extractor = LearnedExtractor(model)
+        _INSTANCES[model.feature_name] = extractor
+        _FROM_FILES[model.feature_name] = extractor.spec
+    return _FROM_FILES[model.feature_name]
 
 
 def all_specs() -> list[FeatureSpec]:
