@@ -91,8 +91,11 @@ class Collection:
         """Remove images by id or path; returns the ids of images that left the collection."""
         return remove(self.store, keys)
 
-    def search(self, image: ImageSource, k: int = 10, min_score: float = 0.0) -> list[Match]:
-        return search(self.store, image, k=k, min_score=min_score)
+    def search(
+        self, image: ImageSource, k: int = 10, min_score: float = 0.0, rerank: Sequence[str] | None = None
+    ) -> list[Match]:
+        """Best matches first; `rerank` names second-stage re-rankers (`lookalike.rerank`)."""
+        return search(self.store, image, k=k, min_score=min_score, rerank=rerank)
 
     def compare(self, first: ImageSource, second: ImageSource) -> Comparison:
         return compare_images(self.settings, first, second, self.store.specs)

@@ -138,9 +138,11 @@ def remove_command(ctx: click.Context, keys: tuple[str, ...], as_json: bool) -> 
 @click.argument("image", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("-k", default=10, show_default=True, type=click.IntRange(1, 10_000), help="How many results.")
 @click.option("--min-score", default=0.0, show_default=True, type=click.FloatRange(0, 1))
+@click.option("--rerank", multiple=True, help="Second-stage re-ranker to run on the candidates (repeatable).")
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_context
-def search_command(ctx: click.Context, image: Path, k: int, min_score: float, as_json: bool) -> None:
+def search_command(ctx: click.Context, image: Path, k: int, min_score: float, rerank: tuple[str, ...],
+                   as_json: bool) -> None:
     """The stored images most like IMAGE, best first, each labelled exact,
     near-duplicate or similar.
 
@@ -148,7 +150,7 @@ def search_command(ctx: click.Context, image: Path, k: int, min_score: float, as
     lookalike search query.jpg -k 5 --min-score 0.5
     """
     with _open(ctx) as collection:
-        matches = collection.search(image, k=k, min_score=min_score)
+        matches = collection.search(image, k=k, min_score=min_score, rerank=rerank or None)
     if as_json:
         _emit_json([m.to_dict() for m in matches])
         return

@@ -14,6 +14,7 @@ import numpy as np
 from .features.base import FeatureSpec, needed_side, similarity_matrix
 from .query import ImageSource, QueryFeatures, load_query, query_features
 from .records import Comparison, Match
+from .rerank import get_rerankers
 from .scoring import fuse, is_visually_identical, tier_of
 from .settings import Settings
 from .store import Store
@@ -21,15 +22,27 @@ from .store import Store
 MIN_CANDIDATES = 32
 
 
-def search(store: Store, source: ImageSource, k: int = 10, min_score: float = 0.0) -> list[Match]:
-    """The k best matches for an image file or its bytes, best first."""
+def search(
+    store: Store, source: ImageSource, k: int = 10, min_score: float = 0.0, rerank: Sequence[str] | None = None
+) -> list[Match]:
+    """The k best matches for an image file or its bytes, best first. `rerank` names
+    second-stage re-rankers (default: `Settings.rerank`) run on the candidate list."""
     if k < 1:
         raise ValueError("k must be at least 1")
+    stages = get_rerankers(store.settings.rerank if rerank is None else rerank)
     query = load_query(source, store.settings, needed_side(store.specs))
     features = query_features(query, store.specs)
     ids = _candidates(store, features, max(4 * k, MIN_CANDIDATES))
     if not ids:
         return []
+    matches = _scored(store, features, ids)
+    for stage in stages:
+        matches = stage.rerank(store, query, matches)
+    return [m for m in matches[:k] if m.score >= min_score]
+
+
+def _scored(store: Store, features: QueryFeatures, ids: list[int]) -> list[Match]:
+    """Every candidate scored on every feature in its best orientation, best first."""
     raw = {spec.name: similarity_matrix(spec, features.vectors[spec.name], store.vectors(spec.name, ids))
            for spec in store.specs}
     scores = fuse(store.specs, raw)  # (orientations, candidates)
@@ -37,9 +50,7 @@ def search(store: Store, source: ImageSource, k: int = 10, min_score: float = 0.
     best_score = scores.max(axis=0)
     records = store.catalog.images(ids)
     matches = []
-    for column in np.argsort(-best_score, kind="stable")[:k]:
-        if best_score[column] < min_score:
-            break
+    for column in np.argsort(-best_score, kind="stable"):
         row = int(best_orientation[column])
         evidence = {name: float(values[row, column]) for name, values in raw.items()}
         record = records[ids[column]]

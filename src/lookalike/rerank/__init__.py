@@ -1,0 +1,58 @@
+"""Second-stage re-rankers: given the first stage's scored candidates, reorder or rescore
+them with costlier evidence (a texture classifier, keypoint verification). Each runs only
+on the short candidate list, so queries stay fast.
+
+A stage is enabled by name (`Settings.rerank`, `lookalike search --rerank NAME`).
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import TYPE_CHECKING, Callable, Sequence
+
+from ..errors import LookalikeError
+
+if TYPE_CHECKING:
+    from ..query import QueryImage
+    from ..records import Match
+    from ..store import Store
+
+
+class Reranker(ABC):
+    name: str
+
+    @abstractmethod
+    def rerank(self, store: "Store", query: "QueryImage", matches: list["Match"]) -> list["Match"]:
+        """Return the matches re-scored and re-sorted (best first); may add evidence."""
+
+
+_STAGES: dict[str, Callable[[], Reranker]] = {}
+
+
+def register_reranker(name: str) -> Callable[[Callable[[], Reranker]], Callable[[], Reranker]]:
+    def register(factory: Callable[[], Reranker]) -> Callable[[], Reranker]:
+        _STAGES[name] = factory
+        return factory
+
+    return register
+
+
+def _load_builtin_stages() -> None:
+    import importlib
+    import pkgutil
+
+    for module in pkgutil.iter_modules(__path__):
+        importlib.import_module(f"{__name__}.{module.name}")
+
+
+def reranker_names() -> list[str]:
+    _load_builtin_stages()
+    return sorted(_STAGES)
+
+
+def get_rerankers(names: Sequence[str]) -> list[Reranker]:
+    _load_builtin_stages()
+    unknown = [name for name in names if name not in _STAGES]
+    if unknown:
+        raise LookalikeError(f"unknown re-ranking stage {unknown[0]!r}; known: {', '.join(sorted(_STAGES)) or 'none'}")
+    return [_STAGES[name]() for name in names]
