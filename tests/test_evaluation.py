@@ -47,7 +47,7 @@ def test_threshold_curve_and_best_f1() -> None:
 def test_evaluate_and_calibrate_on_a_labelled_folder(tmp_path, gallery) -> None:
     """The gallery's labels say which files show the same picture (astronaut-caption is an
     astronaut, coffee-grayscale a coffee...)."""
-    from conftest import HASH_FEATURES
+    from tests.conftest import HASH_FEATURES
 
     from lookalike import Collection, Settings
 

@@ -147,7 +147,7 @@ CRASH_SCRIPT = textwrap.dedent(
 
 
 def test_killed_index_run_resumes(tmp_path: Path, gallery: Path) -> None:
-    from conftest import HASH_FEATURES
+    from tests.conftest import HASH_FEATURES
 
     script = CRASH_SCRIPT.format(features=HASH_FEATURES)
     db = tmp_path / "crash.db"
@@ -212,7 +212,7 @@ WRITER_SCRIPT = textwrap.dedent(
 
 
 def test_two_writers_at_once_lose_nothing(tmp_path: Path, gallery: Path) -> None:
-    from conftest import HASH_FEATURES
+    from tests.conftest import HASH_FEATURES
 
     names = sorted(p.stem for p in gallery.iterdir() if "-" not in p.stem)
     first = copy_gallery(gallery, tmp_path / "a", names[::2])

@@ -25,7 +25,7 @@ from .scan import stat_file
 from .search import compare as compare_images
 from .search import search
 from .settings import Settings
-from .store import Store
+from .store import open_store
 
 
 class Collection:
@@ -33,7 +33,7 @@ class Collection:
 
     def __init__(self, db: str | Path | None = None, settings: Settings | None = None) -> None:
         settings = settings or Settings()
-        self.store = Store(settings.with_db(db) if db is not None else settings)
+        self.store = open_store(settings.with_db(db) if db is not None else settings)
 
     @property
     def settings(self) -> Settings:
@@ -76,15 +76,15 @@ class Collection:
         return index_files(self.store, [stat_file(f) for f in files], label=label, labels=labels)
 
     def get(self, image_id: int) -> ImageRecord:
-        record = self.store.catalog.image(image_id)
+        record = self.store.image(image_id)
         if record is None:
             raise NotInCollection(image_id)
         return record
 
     def page(self, offset: int = 0, limit: int = 100) -> list[ImageRecord]:
         """Images in id order, a page at a time."""
-        ids = self.store.catalog.image_ids()[offset : offset + limit]
-        records = self.store.catalog.images(ids)
+        ids = self.store.image_ids()[offset : offset + limit]
+        records = self.store.images(ids)
         return [records[i] for i in ids]
 
     def remove(self, keys: Sequence[str | int]) -> list[int]:
@@ -129,13 +129,11 @@ class Collection:
         return chosen
 
     def info(self) -> StoreInfo:
-        counts = self.store.catalog.counts()
-        features = self.store.catalog.stored_features()
-        for feature in features:
-            feature["index"] = self.store.indexes[str(feature["name"])].factory
+        counts = self.store.counts()
+        features = self.store.stored_features()
         db_bytes, index_bytes = self.store.disk_usage()
         return StoreInfo(
-            str(self.settings.db), counts["images"], counts["paths"], counts["labels"], features, db_bytes, index_bytes,
+            self.store.location, counts["images"], counts["paths"], counts["labels"], features, db_bytes, index_bytes,
             thresholds={"near_duplicate": self.settings.min_near_duplicate_score, "same": self.settings.min_same_score},
         )
 

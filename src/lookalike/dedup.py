@@ -36,8 +36,8 @@ def find_duplicates(store: Store, min_score: float | None = None) -> list[Duplic
     kept, kept_scores = pairs[scores >= threshold], scores[scores >= threshold]
     groups = _connected_components(kept)
     grouped = {image_id for members in groups for image_id in members}
-    copies = [[i] for i in store.catalog.images_with_several_paths() if i not in grouped]
-    records = store.catalog.images([i for members in groups + copies for i in members])
+    copies = [[i] for i in store.images_with_several_paths() if i not in grouped]
+    records = store.images([i for members in groups + copies for i in members])
     result = [DuplicateGroup((records[i],), 1.0) for (i,) in copies]
     for members in groups:
         weakest = _weakest_link(store, members, kept, kept_scores)
@@ -62,12 +62,12 @@ def neighbours(store: Store, k: int = 20, ids: Sequence[int] | None = None) -> I
     """Each image's k nearest neighbours by fused score (all images, or `ids`), streamed."""
     names = store.candidate_features()
     reach = max(3 * k, 32)
-    all_ids = store.catalog.image_ids() if ids is None else list(ids)
+    all_ids = store.image_ids() if ids is None else list(ids)
     for start in range(0, len(all_ids), QUERY_BATCH):
         ids = all_ids[start : start + QUERY_BATCH]
         found: list[set[int]] = [set() for _ in ids]
         for name in names:
-            _, hits = store.indexes[name].search(store.vectors(name, ids), reach + 1)
+            _, hits = store.search_vectors(name, store.vectors(name, ids), reach + 1)
             for row, row_hits in enumerate(hits):
                 found[row].update(int(i) for i in row_hits if i >= 0 and i != ids[row])
         pairs = np.array([(i, j) for i, js in zip(ids, found) for j in sorted(js)], dtype=np.int64)
@@ -79,7 +79,7 @@ def _ranked_neighbours(
     store: Store, ids: list[int], pairs: np.ndarray, scores: np.ndarray, k: int
 ) -> Iterator[Neighbours]:
     needed = set(ids) | {int(j) for j in (pairs[:, 1] if len(pairs) else [])}
-    records = store.catalog.images(sorted(needed))
+    records = store.images(sorted(needed))
     for image_id in ids:
         mine = np.flatnonzero(pairs[:, 0] == image_id) if len(pairs) else np.empty(0, dtype=int)
         order = mine[np.argsort(-scores[mine], kind="stable")][:k]
@@ -94,8 +94,8 @@ def _candidate_pairs(store: Store, level: float) -> np.ndarray:
     found: list[np.ndarray] = []
     for spec in map(store.spec, store.candidate_features()):
         radius = raw_for_calibrated(spec, level)
-        for ids, vectors in store.catalog.iter_vectors(spec, QUERY_BATCH):
-            lims, _, hits = store.indexes[spec.name].range_search(vectors, radius)
+        for ids, vectors in store.iter_vectors(spec.name, QUERY_BATCH):
+            lims, _, hits = store.range_search(spec.name, vectors, radius)
             left = np.repeat(ids, np.diff(lims).astype(np.int64))
             keep = left < hits
             found.append(np.stack([left[keep], hits[keep]], axis=1))

@@ -118,7 +118,7 @@ def evaluate_store(store: Store, examples: int = 6, seed: int = 0) -> Evaluation
 
 def _with_records(store: Store, ids: list[int], found: list[tuple[int, list[tuple[int, float, bool]]]]) -> list[Example]:
     wanted = {ids[row] for row, results in found} | {ids[j] for _, results in found for j, _, _ in results}
-    records = store.catalog.images(sorted(wanted))
+    records = store.images(sorted(wanted))
     return [Example(records[ids[row]], [(records[ids[j]], score, same) for j, score, same in results])
             for row, results in found]
 
@@ -134,8 +134,8 @@ def _example_rows(labels: np.ndarray, count: int) -> set[int]:
 
 
 def _labelled_images(store: Store) -> tuple[list[int], np.ndarray]:
-    ids = store.catalog.image_ids()
-    records = store.catalog.images(ids)
+    ids = store.image_ids()
+    records = store.images(ids)
     labelled = [i for i in ids if records[i].label]
     if len(labelled) < 2:
         raise LookalikeError(

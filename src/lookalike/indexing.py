@@ -10,31 +10,20 @@ from __future__ import annotations
 
 import hashlib
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable, Mapping, Sequence
 
 import numpy as np
 
-from .decode import Decoded, decode_image, read_bytes
+from .decode import decode_image, read_bytes
 from .errors import DecodeError, NotInCollection
 from .features.base import needed_side
 from .features.registry import get_extractor
 from .records import IndexReport
 from .scan import FileRecord, label_for, scan
-from .store import Store
+from .store import NewImage, PathLink, Store
 
 ProgressCallback = Callable[[int], None]
-
-
-@dataclass
-class _Pending:
-    """A decoded new image waiting for its batch's features and commit."""
-
-    file: FileRecord
-    sha256: str
-    decoded: Decoded
-    label: str | None
 
 
 def list_files(roots: Iterable[str | Path]) -> list[FileRecord]:
@@ -89,47 +78,31 @@ def prune_missing(store: Store, roots: Sequence[str | Path]) -> int:
         path
         for root in roots
         if Path(root).is_dir()
-        for path in store.catalog.paths_under(str(Path(root).resolve()))
+        for path in store.paths_under(str(Path(root).resolve()))
         if not Path(path).exists()
     ]
-    dropped: list[int] = []
     with store.writing():
-        with store.catalog.transaction():
-            for path in gone:
-                image_id = store.catalog.remove_path(path)
-                if image_id is not None:
-                    dropped.append(image_id)
-        store.remove_from_indexes(dropped)
+        store.remove_paths(gone)
     return len(gone)
 
 
 def remove(store: Store, keys: Sequence[str | int]) -> list[int]:
     """Remove images by id or by path (a path removes that path, and the image with its
     last path). All keys are checked first: nothing is removed if one is unknown."""
-    catalog = store.catalog
-    resolved: list[tuple[str, str | int]] = []
+    ids: list[int] = []
+    paths: list[str] = []
     for key in keys:
         if isinstance(key, int) or (isinstance(key, str) and key.isdigit() and not Path(key).exists()):
-            if catalog.image(int(key)) is None:
+            if store.image(int(key)) is None:
                 raise NotInCollection(key)
-            resolved.append(("id", int(key)))
+            ids.append(int(key))
         else:
             path = str(Path(key).resolve())
-            if catalog.path_state(path) is None:
+            if store.path_state(path) is None:
                 raise NotInCollection(key)
-            resolved.append(("path", path))
-    dropped: list[int] = []
+            paths.append(path)
     with store.writing():
-        with catalog.transaction():
-            for kind, value in resolved:
-                if kind == "id" and catalog.remove_image(int(value)):
-                    dropped.append(int(value))
-                elif kind == "path":
-                    image_id = catalog.remove_path(str(value))
-                    if image_id is not None:
-                        dropped.append(image_id)
-        store.remove_from_indexes(dropped)
-    return dropped
+        return store.remove_images(ids) + store.remove_paths(paths)
 
 
 def _labeller(
@@ -149,19 +122,19 @@ def _index_batch(
     label_of: Callable[[str], str | None],
     report: IndexReport,
 ) -> None:
-    catalog = store.catalog
-    pending: dict[str, _Pending] = {}
-    links: list[tuple[FileRecord, str]] = []  # files whose content is stored or pending
+    pending: dict[str, NewImage] = {}
+    images = []
+    links: list[PathLink] = []  # files whose content is stored already, or pending in this batch
     for file in batch:
-        state = catalog.path_state(file.path)
+        state = store.path_state(file.path)
         if state is not None and state[1:] == (file.mtime_ns, file.size):
             report.unchanged += 1
             continue
         try:
             data = read_bytes(file.path, store.settings.max_bytes)
             sha256 = hashlib.sha256(data).hexdigest()
-            if sha256 in pending or catalog.image_id_for_sha256(sha256) is not None:
-                links.append((file, sha256))
+            if sha256 in pending or store.image_id_for_sha256(sha256) is not None:
+                links.append(PathLink(file.path, file.mtime_ns, file.size, sha256))
                 continue
             decoded = decode_image(
                 data, file.path, min_side=needed_side(store.specs), max_pixels=store.settings.max_pixels
@@ -169,38 +142,10 @@ def _index_batch(
         except DecodeError as exc:
             report.skipped.append((file.path, exc.reason))
             continue
-        pending[sha256] = _Pending(file, sha256, decoded, label_of(file.path))
-    items = list(pending.values())
-    vectors = _extract_all(store, [item.decoded.image for item in items])
-    dropped: list[int] = []
-    with catalog.transaction():
-        ids = [_insert(store, item, dropped) for item in items]
-        for spec in store.specs:
-            catalog.put_vectors(spec.name, ids, vectors[spec.name])
-        for file, sha256 in links:
-            image_id = catalog.image_id_for_sha256(sha256)
-            _record(catalog.record_path(file.path, image_id, file.mtime_ns, file.size), dropped)
-    store.remove_from_indexes(dropped)
-    store.add_to_indexes(ids, vectors)
-    report.indexed += len(items)
+        pending[sha256] = NewImage(file.path, file.mtime_ns, file.size, sha256, decoded.width, decoded.height,
+                                   decoded.format, label_of(file.path))
+        images.append(decoded.image)
+    vectors = {spec.name: get_extractor(spec.name).extract_batch(images) for spec in store.specs}
+    store.add_batch(list(pending.values()), vectors, links)
+    report.indexed += len(pending)
     report.linked += len(links)
-
-
-def _insert(store: Store, item: _Pending, dropped: list[int]) -> int:
-    decoded = item.decoded
-    image_id = store.catalog.insert_image(
-        item.sha256, item.file.size, decoded.width, decoded.height, decoded.format, item.label
-    )
-    _record(store.catalog.record_path(item.file.path, image_id, item.file.mtime_ns, item.file.size), dropped)
-    return image_id
-
-
-def _record(dropped_id: int | None, dropped: list[int]) -> None:
-    if dropped_id is not None:
-        dropped.append(dropped_id)
-
-
-def _extract_all(store: Store, images: list) -> dict[str, np.ndarray]:
-    return {spec.name: get_extractor(spec.name).extract_batch(images) for spec in store.specs}
-
-

@@ -48,7 +48,7 @@ def _scored(store: Store, features: QueryFeatures, ids: list[int]) -> list[Match
     scores = fuse(store.specs, raw)  # (orientations, candidates)
     best_orientation = scores.argmax(axis=0)
     best_score = scores.max(axis=0)
-    records = store.catalog.images(ids)
+    records = store.images(ids)
     matches = []
     for column in np.argsort(-best_score, kind="stable"):
         row = int(best_orientation[column])
@@ -90,7 +90,7 @@ def _candidates(store: Store, features: QueryFeatures, per_index: int) -> list[i
     """Union of each candidate index's nearest neighbours over all orientations."""
     found: set[int] = set()
     for name in store.candidate_features():
-        _, ids = store.indexes[name].search(features.vectors[name], per_index)
+        _, ids = store.search_vectors(name, features.vectors[name], per_index)
         found.update(int(i) for i in ids.ravel() if i >= 0)
     return sorted(found)
 

@@ -28,6 +28,9 @@ class Settings:
     batch_size: int = 16
     # Below this many vectors an exact index is used; above it an approximate one.
     max_exact_vectors: int = 50_000
+    # Where vectors and metadata live: None = the embedded store at `db`; or
+    # "milvus-lite:PATH" / "milvus://HOST:PORT/COLLECTION" (see lookalike.store).
+    store: str | None = None
     # Second-stage re-rankers run on every search's candidates (see lookalike.rerank).
     rerank: tuple[str, ...] = ()
     # A model file from `lookalike train`: a new store adds its learned feature.

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import RunningServer, start_server, stop_server
+from tests.server.conftest import RunningServer, start_server, stop_server
 
 
 @pytest.fixture()

@@ -32,8 +32,7 @@ def duplicates(
 def _duplicate_groups(service: Service, min_score: float | None) -> list[DuplicateGroup]:
     """Cached until the collection changes: paging through groups must not recompute them."""
     with service.lock.reading():
-        key = (tuple(service.collection.store.catalog.generation(s.name) for s in service.collection.store.specs),
-               min_score)
+        key = (service.collection.store.version(), min_score)
         cached = service.duplicates_cache.get(key)
         if cached is None:
             cached = service.collection.duplicates(min_score)
@@ -60,7 +59,7 @@ def neighbors(
 ) -> dict[str, Any]:
     """Each image's k nearest neighbours with scores, a page of images at a time."""
     with service.lock.reading():
-        ids = service.collection.store.catalog.image_ids()
+        ids = service.collection.store.image_ids()
         page = ids[offset : offset + limit]
         items = list(service.collection.neighbors(k, ids=page)) if page else []
     return {
@@ -76,7 +75,7 @@ def neighbors(
 @router.get("/healthz", tags=["health"])
 def health(service: ServiceDep) -> dict[str, Any]:
     with service.lock.reading():
-        images = service.collection.store.catalog.counts()["images"]
+        images = service.collection.store.counts()["images"]
     return {"status": "ok", "images": images}
 
 
@@ -85,9 +84,9 @@ def metrics(service: ServiceDep) -> PlainTextResponse:
     """Prometheus text format: collection size, index sizes, request counts and latency."""
     with service.lock.reading():
         store = service.collection.store
-        counts = store.catalog.counts()
+        counts = store.counts()
         db_bytes, index_bytes = store.disk_usage()
-        vectors = [({"feature": name}, float(len(index))) for name, index in store.indexes.items()]
+        vectors = [({"feature": spec.name}, float(store.index_size(spec.name))) for spec in store.specs]
     gauges = {
         "lookalike_images": ("Images in the collection.", [({}, float(counts["images"]))]),
         "lookalike_paths": ("File paths recorded (identical files share an image).", [({}, float(counts["paths"]))]),

@@ -64,10 +64,10 @@ def _index_kept(service: Service, kept: list[tuple[str, Path, str | None]]) -> l
     labels = {str(path.resolve()): label for _, path, label in kept}
     with service.lock.writing():
         service.collection.add([path for _, path, _ in kept], labels=labels)
-        catalog = service.collection.store.catalog
+        store = service.collection.store
         stored = []
         for name, path, _ in kept:
-            state = catalog.path_state(str(path.resolve()))
+            state = store.path_state(str(path.resolve()))
             if state is not None:
                 stored.append({"filename": name, **image_view(service.collection.get(state[0]))})
     return stored
@@ -80,7 +80,7 @@ def list_images(
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> dict[str, Any]:
     with service.lock.reading():
-        total = service.collection.store.catalog.counts()["images"]
+        total = service.collection.store.counts()["images"]
         page = service.collection.page(offset, limit)
     return {"total": total, "offset": offset, "limit": limit, "images": [image_view(i) for i in page]}
 

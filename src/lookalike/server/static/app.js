@@ -241,8 +241,9 @@ function onPaste(event) {
 function showQuery(src, name) {
   const preview = $('#query-preview');
   if (preview.src.startsWith('blob:')) URL.revokeObjectURL(preview.src);
-  preview.src = src;
-  preview.hidden = false;
+  if (src) preview.src = src;
+  else preview.removeAttribute('src');
+  preview.hidden = !src;
   $('#query-name').textContent = name;
   $('#search-drop').classList.add('has-query');
 }
@@ -259,7 +260,10 @@ function searchWithStored(image) {
   $('#viewer').close();
   location.hash = '#search';
   showQuery('', image.name);
-  imageUrl(thumbnail(image, 480)).then((src) => { $('#query-preview').src = src; }).catch(() => {});
+  const ticket = state.searchTicket + 1; // the search below
+  imageUrl(thumbnail(image, 480))
+    .then((src) => { if (state.searchTicket === ticket) showQuery(src, image.name); })
+    .catch(() => {});
   return runSearch(() => api('v1/search', { method: 'POST', json: { id: image.id, k: RESULTS_K } }));
 }
 
@@ -438,40 +442,53 @@ async function uploadAll(event) {
   const files = state.uploadFiles;
   if (!files.length) return;
   const label = $('#upload-label').value.trim();
-  const totalBytes = files.reduce((sum, file) => sum + file.size, 0) || 1;
-  const outcome = { images: [], errors: [] };
-  let sentBytes = 0;
+  const run = {
+    label, count: files.length, finished: 0, sentBytes: 0,
+    totalBytes: files.reduce((sum, file) => sum + file.size, 0) || 1,
+    images: [], errors: [],
+  };
   $('#upload-button').disabled = true;
   $('#upload-progress-box').hidden = false;
+  $('#upload-progress-box').classList.remove('failed');
   $('#upload-results').replaceChildren();
   clearNotice();
   for (let start = 0; start < files.length; start += UPLOAD_CHUNK) {
-    const chunk = files.slice(start, start + UPLOAD_CHUNK);
-    const chunkBytes = chunk.reduce((sum, file) => sum + file.size, 0);
-    const through = start + chunk.length;
-    // Sending counts for 80% of a chunk, adding it to the collection for the rest.
-    const progress = (done) => setProgress((sentBytes + 0.8 * done * chunkBytes) / totalBytes,
-      done < 1 ? `Uploading files ${start + 1}–${through} of ${files.length}…`
-        : `Adding files ${start + 1}–${through} of ${files.length} to the collection…`);
-    progress(0);
-    try {
-      const answer = await postFiles(chunk, label, progress);
-      outcome.images.push(...answer.images);
-      outcome.errors.push(...answer.errors);
-      $('#upload-results').append(...answer.images.map(uploadedRow), ...answer.errors.map(refusedRow));
-    } catch (error) {
-      fail(error);
-      const refused = chunk.map((file) => ({ filename: file.name, status: error.status, error: error.message }));
-      outcome.errors.push(...refused);
-      $('#upload-results').append(...refused.map(refusedRow));
-      if (error.status === 401 || error.status === 0) break;
-    }
-    sentBytes += chunkBytes;
+    if (!await sendBatch(files.slice(start, start + UPLOAD_CHUNK), run)) break;
   }
-  finishUpload(outcome, files.length);
+  finishUpload(run);
 }
 
-function finishUpload({ images, errors }, count) {
+// Sends one batch; false when the rest is not worth trying (no key, no server).
+async function sendBatch(batch, run) {
+  const bytes = batch.reduce((sum, file) => sum + file.size, 0);
+  const first = run.finished + 1;
+  const which = batch.length > 1 ? `files ${first}–${run.finished + batch.length}` : `file ${first}`;
+  // Sending counts for 80% of a batch, adding it to the collection for the rest.
+  const progress = (sent) => setProgress((run.sentBytes + 0.8 * sent * bytes) / run.totalBytes,
+    sent < 1 ? `Uploading ${which} of ${run.count}…` : `Adding ${which} of ${run.count} to the collection…`);
+  progress(0);
+  try {
+    const answer = await postFiles(batch, run.label, progress);
+    run.images.push(...answer.images);
+    run.errors.push(...answer.errors);
+    $('#upload-results').append(...answer.images.map(uploadedRow), ...answer.errors.map(refusedRow));
+  } catch (error) {
+    if (error.status === 413 && batch.length > 1) { // over the server's cap per request: halve
+      const half = Math.ceil(batch.length / 2);
+      return await sendBatch(batch.slice(0, half), run) && sendBatch(batch.slice(half), run);
+    }
+    fail(error);
+    const refused = batch.map((file) => ({ filename: file.name, status: error.status, error: error.message }));
+    run.errors.push(...refused);
+    $('#upload-results').append(...refused.map(refusedRow));
+    if (error.status === 401 || error.status === 0) return false;
+  }
+  run.sentBytes += bytes;
+  run.finished += batch.length;
+  return true;
+}
+
+function finishUpload({ images, errors, count }) {
   const summary = `Done: ${images.length} added${errors.length ? `, ${errors.length} refused` : ''}.`;
   setProgress(1, summary);
   $('#upload-progress-box').classList.toggle('failed', !images.length);
@@ -514,7 +531,9 @@ async function loadDuplicates(offset) {
   $('#dup-groups').setAttribute('aria-busy', 'true');
   $('#dup-summary').textContent = 'Looking for duplicates…';
   try {
-    renderDuplicates(await api(`v1/duplicates?offset=${offset}&limit=${DUP_PAGE}`));
+    const data = await api(`v1/duplicates?offset=${offset}&limit=${DUP_PAGE}`);
+    if (!data.groups.length && offset > 0) return loadDuplicates(Math.max(0, offset - DUP_PAGE)); // page emptied
+    renderDuplicates(data);
     state.dupOffset = offset;
   } catch (error) {
     $('#dup-summary').textContent = 'Could not load the duplicates.';

@@ -1,95 +1,88 @@
-"""An opened collection on disk: the SQLite catalog plus one vector index per feature.
+"""The embedded store: a SQLite catalog plus one FAISS index per feature, in local files.
 
 Layout: `NAME.db` (catalog, the source of truth) and `NAME.db.indexes/FEATURE.faiss`
 with a `.json` sidecar. An index whose sidecar generation differs from the catalog's
 (a crash between the catalog commit and the index save, or a file deleted by hand) is
 rebuilt from the catalog's vectors on open, so the two can never silently disagree.
+One writer at a time (a lock file); readers in other processes catch up with `refresh()`.
 """
 
 from __future__ import annotations
 
 from contextlib import contextmanager
-from dataclasses import replace
 from pathlib import Path
 from typing import IO, Iterator, Sequence
 
 import numpy as np
 
-from .catalog import Catalog
-from .features.base import FeatureSpec
-from .errors import FeatureMismatch, LookalikeError, StoreError
-from .features.registry import get_spec, register_model_file
-from .settings import Settings
-from .vectors import VectorIndex, choose_factory
+from ..catalog import Catalog
+from ..features.base import FeatureSpec
+from ..records import ImageRecord
+from ..settings import Settings
+from ..vectors import VectorIndex, choose_factory
+from .base import NewImage, PathLink, Store
 
 _TRAINING_SAMPLE = 100_000
-CANDIDATE_FAMILIES = ("hash", "embedding")
-CALIBRATED_SETTINGS = ("min_near_duplicate_score", "min_same_score")
 
 
-class Store:
+class EmbeddedStore(Store):
     def __init__(self, settings: Settings) -> None:
         self.catalog = Catalog(settings.db)
-        # An existing store keeps the features it was made with; Settings.features only
-        # chooses them for a new one.
-        names = self._feature_names(settings)
-        self.settings = replace(settings, features=tuple(names), **self._calibrated_thresholds())
-        self.specs: list[FeatureSpec] = [get_spec(name) for name in names]
-        self.catalog.register_features(self.specs)
-        self.index_dir = Path(str(settings.db) + ".indexes")
+        self._open_features(settings)
+        self.index_dir = Path(f"{settings.db}.indexes")
         self._lock_path = Path(f"{settings.db}.lock")
         # The catalog generation each in-memory index reflects.
         self._synced: dict[str, int] = {}
         self.indexes: dict[str, VectorIndex] = {spec.name: self._open_index(spec) for spec in self.specs}
 
+    @property
+    def location(self) -> str:
+        return str(self.catalog.path)
+
     def close(self) -> None:
         self.catalog.close()
 
-    def _feature_names(self, settings: Settings) -> list[str]:
-        """The store's own features (loading any learned model files they need); for a new
-        store, the settings' features, plus the feature of `settings.model` if given."""
-        stored = self.catalog.stored_features()
-        for feature in stored:
-            if feature["source"]:
-                try:
-                    register_model_file(str(feature["source"]))
-                except LookalikeError as exc:
-                    raise StoreError(f"{settings.db}: feature {feature['name']} needs its model file: {exc}") from None
-        names = [str(f["name"]) for f in stored] or list(settings.features)
-        if settings.model is not None:
-            learned = register_model_file(settings.model).name
-            if learned not in names:
-                if self.catalog.counts()["images"]:
-                    raise FeatureMismatch(
-                        f"{settings.db} holds vectors made without model {learned} "
-                        f"({', '.join(names)}); index with this model into a new --db"
-                    )
-                names.append(learned)
-        return names
+    # --- metadata ---------------------------------------------------------------------------
 
-    def _calibrated_thresholds(self) -> dict[str, float]:
-        """Thresholds `lookalike calibrate` stored with the collection override the defaults."""
-        meta = self.catalog.meta()
-        return {key: float(meta[key]) for key in CALIBRATED_SETTINGS if key in meta}
+    def stored_features(self) -> list[dict[str, object]]:
+        features = self.catalog.stored_features()
+        for feature in features:
+            index = getattr(self, "indexes", {}).get(str(feature["name"]))
+            feature["index"] = index.factory if index is not None else None
+        return features
 
-    def calibrate(self, thresholds: dict[str, float]) -> None:
-        unknown = set(thresholds) - set(CALIBRATED_SETTINGS)
-        if unknown:
-            raise ValueError(f"not a calibrated setting: {sorted(unknown)}")
-        self.catalog.set_meta({key: repr(float(value)) for key, value in thresholds.items()})
-        self.settings = replace(self.settings, **thresholds)
+    def _record_features(self, specs: Sequence[FeatureSpec]) -> None:
+        self.catalog.register_features(specs)
 
-    def __enter__(self) -> "Store":
-        return self
+    def meta(self) -> dict[str, str]:
+        return self.catalog.meta()
 
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+    def set_meta(self, values: dict[str, str]) -> None:
+        self.catalog.set_meta(values)
 
-    def candidate_features(self) -> list[str]:
-        """Features whose indexes propose candidates: the copy detectors (hashes,
-        embeddings); colour and texture only re-score, unless they are all there is."""
-        names = [s.name for s in self.specs if s.family in CANDIDATE_FAMILIES]
-        return names or [s.name for s in self.specs]
+    def path_state(self, path: str) -> tuple[int, int, int] | None:
+        return self.catalog.path_state(path)
+
+    def image_id_for_sha256(self, sha256: str) -> int | None:
+        return self.catalog.image_id_for_sha256(sha256)
+
+    def images(self, ids: Sequence[int]) -> dict[int, ImageRecord]:
+        return self.catalog.images(ids)
+
+    def image_ids(self) -> list[int]:
+        return self.catalog.image_ids()
+
+    def counts(self) -> dict[str, int]:
+        return self.catalog.counts()
+
+    def images_with_several_paths(self) -> list[int]:
+        return self.catalog.images_with_several_paths()
+
+    def paths_under(self, root: str) -> list[str]:
+        return self.catalog.paths_under(root)
+
+    def version(self) -> tuple[int, ...]:
+        return tuple(self.catalog.generation(spec.name) for spec in self.specs)
 
     def disk_usage(self) -> tuple[int, int]:
         """(catalog bytes incl. its write-ahead log, index bytes)."""
@@ -101,21 +94,47 @@ class Store:
         indexes = sum(p.stat().st_size for p in self.index_dir.glob("*")) if self.index_dir.exists() else 0
         return catalog, indexes
 
-    def spec(self, name: str) -> FeatureSpec:
-        return next(spec for spec in self.specs if spec.name == name)
+    # --- writes -----------------------------------------------------------------------------
 
-    # --- vectors ------------------------------------------------------------------------------
-
-    def vectors(self, feature: str, ids: Sequence[int]) -> np.ndarray:
-        return self.catalog.get_vectors(self.spec(feature), ids)
-
-    def add_to_indexes(self, ids: Sequence[int], vectors: dict[str, np.ndarray]) -> None:
-        """Mirror vectors already committed to the catalog into the in-memory indexes."""
+    def add_batch(
+        self, new: Sequence[NewImage], vectors: dict[str, np.ndarray], links: Sequence[PathLink]
+    ) -> tuple[list[int], list[int]]:
+        catalog = self.catalog
+        dropped: list[int] = []
+        with catalog.transaction():
+            ids = []
+            for image in new:
+                image_id = catalog.insert_image(
+                    image.sha256, image.size, image.width, image.height, image.format, image.label
+                )
+                _collect(catalog.record_path(image.path, image_id, image.mtime_ns, image.size), dropped)
+                ids.append(image_id)
+            for spec in self.specs:
+                catalog.put_vectors(spec.name, ids, vectors[spec.name])
+            for link in links:
+                image_id = catalog.image_id_for_sha256(link.sha256)
+                _collect(catalog.record_path(link.path, image_id, link.mtime_ns, link.size), dropped)
+        self._remove_from_indexes(dropped)
         id_array = np.asarray(ids, dtype=np.int64)
         for name, index in self.indexes.items():
             index.add(id_array, vectors[name])
+        return ids, dropped
 
-    def remove_from_indexes(self, ids: Sequence[int]) -> None:
+    def remove_images(self, ids: Sequence[int]) -> list[int]:
+        with self.catalog.transaction():
+            removed = [image_id for image_id in ids if self.catalog.remove_image(int(image_id))]
+        self._remove_from_indexes(removed)
+        return removed
+
+    def remove_paths(self, paths: Sequence[str]) -> list[int]:
+        dropped: list[int] = []
+        with self.catalog.transaction():
+            for path in paths:
+                _collect(self.catalog.remove_path(path), dropped)
+        self._remove_from_indexes(dropped)
+        return dropped
+
+    def _remove_from_indexes(self, ids: Sequence[int]) -> None:
         id_array = np.asarray(ids, dtype=np.int64)
         for index in self.indexes.values():
             index.remove(id_array)
@@ -133,6 +152,27 @@ class Store:
                 yield
             finally:
                 self.save_indexes()
+
+    # --- vectors ----------------------------------------------------------------------------
+
+    def vectors(self, feature: str, ids: Sequence[int]) -> np.ndarray:
+        return self.catalog.get_vectors(self.spec(feature), ids)
+
+    def iter_vectors(self, feature: str, batch: int = 10_000) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        return self.catalog.iter_vectors(self.spec(feature), batch)
+
+    def search_vectors(self, feature: str, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        return self.indexes[feature].search(queries, k)
+
+    def range_search(
+        self, feature: str, queries: np.ndarray, min_similarity: float
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        return self.indexes[feature].range_search(queries, min_similarity)
+
+    def index_size(self, feature: str) -> int:
+        return len(self.indexes[feature])
+
+    # --- keeping the indexes in step with the catalog -----------------------------------------
 
     def refresh(self) -> None:
         """Reload (or rebuild) the indexes whose catalog generation moved on since we read them."""
@@ -155,8 +195,6 @@ class Store:
                 index = self.indexes[spec.name] = self._build_index(spec, wanted)
             index.save(self._index_path(spec), generation)
             self._synced[spec.name] = generation
-
-    # --- opening and rebuilding -------------------------------------------------------------
 
     def _index_path(self, spec: FeatureSpec) -> Path:
         return self.index_dir / f"{spec.name}.faiss"
@@ -184,6 +222,11 @@ class Store:
         ids = self.catalog.image_ids()
         step = max(1, len(ids) // _TRAINING_SAMPLE)
         return self.catalog.get_vectors(spec, ids[::step])
+
+
+def _collect(dropped_id: int | None, dropped: list[int]) -> None:
+    if dropped_id is not None:
+        dropped.append(dropped_id)
 
 
 def _lock_exclusive(lock: IO[str]) -> None:
