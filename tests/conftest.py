@@ -49,8 +49,24 @@ def full_collection(tmp_path_factory: pytest.TempPathFactory, gallery: Path) -> 
     collection.close()
 
 
+STORES = ("embedded", "milvus-lite")
+
+
+def store_url(kind: str, folder: Path) -> str | None:
+    """Settings.store for a backend: the embedded store, or Milvus Lite (a real Milvus)."""
+    return None if kind == "embedded" else f"milvus-lite:{folder / 'milvus' / 'store.db'}"
+
+
+@pytest.fixture(params=STORES)
+def hash_settings(request: pytest.FixtureRequest, tmp_path: Path) -> Settings:
+    """Runs the test once per storage backend."""
+    return Settings(db=tmp_path / "store.db", store=store_url(request.param, tmp_path), features=HASH_FEATURES,
+                    batch_size=4)
+
+
 @pytest.fixture()
-def hash_settings(tmp_path: Path) -> Settings:
+def embedded_settings(tmp_path: Path) -> Settings:
+    """For tests of what only the embedded store has (its SQLite file, FAISS indexes, lock file)."""
     return Settings(db=tmp_path / "store.db", features=HASH_FEATURES, batch_size=4)
 
 

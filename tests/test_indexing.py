@@ -166,24 +166,24 @@ def test_killed_index_run_resumes(tmp_path: Path, gallery: Path) -> None:
         assert best.tier == "exact"
 
 
-def test_interrupted_run_keeps_finished_batches(hash_settings: Settings, gallery: Path) -> None:
+def test_interrupted_run_keeps_finished_batches(embedded_settings: Settings, gallery: Path) -> None:
     def interrupt(_: int) -> None:
         raise KeyboardInterrupt
 
-    with Collection(settings=hash_settings) as collection:
+    with Collection(settings=embedded_settings) as collection:
         with pytest.raises(KeyboardInterrupt):
             collection.index([gallery], on_progress=interrupt)
-        assert collection.info().images == hash_settings.batch_size
-    with Collection(settings=hash_settings) as reopened:
-        assert all(len(index) == hash_settings.batch_size for index in reopened.store.indexes.values())
+        assert collection.info().images == embedded_settings.batch_size
+    with Collection(settings=embedded_settings) as reopened:
+        assert all(len(index) == embedded_settings.batch_size for index in reopened.store.indexes.values())
 
 
-def test_store_refuses_vectors_of_another_feature_version(hash_settings: Settings, gallery: Path) -> None:
-    with Collection(settings=hash_settings) as collection:
+def test_store_refuses_vectors_of_another_feature_version(embedded_settings: Settings, gallery: Path) -> None:
+    with Collection(settings=embedded_settings) as collection:
         collection.index([gallery / "moon.png"])
         collection.store.catalog.db.execute("UPDATE features SET version = '0' WHERE name = 'phash'")
     with pytest.raises(FeatureMismatch, match="phash"):
-        Collection(settings=hash_settings)
+        Collection(settings=embedded_settings)
 
 
 def test_not_a_store_is_a_clear_error(tmp_path: Path) -> None:
@@ -193,11 +193,11 @@ def test_not_a_store_is_a_clear_error(tmp_path: Path) -> None:
         Collection(bogus)
 
 
-def test_newer_schema_is_refused(hash_settings: Settings) -> None:
-    with Collection(settings=hash_settings) as collection:
+def test_newer_schema_is_refused(embedded_settings: Settings) -> None:
+    with Collection(settings=embedded_settings) as collection:
         collection.store.catalog.db.execute("PRAGMA user_version = 99")
     with pytest.raises(StoreError, match="newer"):
-        Collection(settings=hash_settings)
+        Collection(settings=embedded_settings)
 
 
 WRITER_SCRIPT = textwrap.dedent(

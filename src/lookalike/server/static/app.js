@@ -29,6 +29,7 @@ const state = {
   view: 'search',
   results: [],
   searchTicket: 0,
+  searchFailed: false,
   uploadFiles: [],
   dupOffset: 0,
   viewer: null,      // {image, match} shown in the viewer
@@ -161,8 +162,10 @@ async function refreshStatus() {
   try {
     const health = await api('healthz');
     $('#status').replaceChildren(plural(health.images, 'image'), el('span', { class: 'wide-only' }, ' in the collection'));
-  } catch (error) {
+    $('#status').classList.remove('offline');
+  } catch {
     $('#status').textContent = 'Server unreachable';
+    $('#status').classList.add('offline');
   }
 }
 
@@ -275,10 +278,12 @@ async function runSearch(request) {
     const data = await request();
     if (ticket !== state.searchTicket) return;
     state.results = data.results;
+    state.searchFailed = false;
     clearNotice();
   } catch (error) {
     if (ticket !== state.searchTicket) return;
     state.results = [];
+    state.searchFailed = true;
     fail(error);
   }
   $('#results').removeAttribute('aria-busy');
@@ -319,6 +324,7 @@ function applyThreshold() {
   const total = state.results.length;
   const searched = $('#search-drop').classList.contains('has-query');
   let text = searched ? 'No matches: the collection is empty or has nothing like it.' : 'No search yet.';
+  if (state.searchFailed) text = 'The search did not run: see the message above.';
   if (total) text = `Showing ${shown} of ${plural(total, 'match', 'matches')}${min > 0 ? ` scoring ${min.toFixed(2)} or more` : ''}.`;
   if (total && !shown) text += ' Lower the minimum score to see more.';
   $('#result-count').textContent = text;
@@ -384,7 +390,7 @@ function closeViewer() {
 
 async function removeViewed() {
   const { image } = state.viewer;
-  if (!confirm(`Remove "${image.name}" from the collection? The original file stays where it is.`)) return;
+  if (!confirm(`Remove "${image.name}" from the collection? Searches will no longer find it.`)) return;
   try {
     await api(`v1/images/${image.id}`, { method: 'DELETE' });
   } catch (error) {
