@@ -70,10 +70,11 @@ class Collection:
         *,
         label: str | None = None,
         labels: Mapping[str, str | None] | None = None,
+        names: Mapping[str, str] | None = None,
     ) -> IndexReport:
-        """Add single files (any extension) without rebuilding anything; `labels` maps a
-        file's resolved path to its own label."""
-        return index_files(self.store, [stat_file(f) for f in files], label=label, labels=labels)
+        """Add single files (any extension) without rebuilding anything; `labels` and
+        `names` map a file's resolved path to its own label and display name."""
+        return index_files(self.store, [stat_file(f) for f in files], label=label, labels=labels, names=names)
 
     def get(self, image_id: int) -> ImageRecord:
         record = self.store.image(image_id)

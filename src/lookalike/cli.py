@@ -391,3 +391,5 @@ def _print_report(ctx: click.Context, report: IndexReport, as_json: bool) -> Non
 
 if __name__ == "__main__":
     main()
+from .train.cli import train  # noqa: E402
+main.add_command(train)

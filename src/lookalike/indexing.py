@@ -37,10 +37,12 @@ def index_files(
     label_from: str | None = None,
     label: str | None = None,
     labels: Mapping[str, str | None] | None = None,
+    names: Mapping[str, str] | None = None,
     on_progress: ProgressCallback | None = None,
 ) -> IndexReport:
     """Index `files` into the store; see the module docstring. A file's label comes from
-    `labels[path]`, else `label`, else `label_from`. Saves the indexes at the end, also
+    `labels[path]`, else `label`, else `label_from`; its display name from `names[path]`,
+    else the file name. Saves the indexes at the end, also
     when interrupted."""
     report = IndexReport()
     started = time.perf_counter()
@@ -49,7 +51,7 @@ def index_files(
         with store.writing():
             for start in range(0, len(files), batch_size):
                 batch = files[start : start + batch_size]
-                _index_batch(store, batch, _labeller(label_from, label, labels or {}), report)
+                _index_batch(store, batch, _labeller(label_from, label, labels or {}), names or {}, report)
                 if on_progress:
                     on_progress(len(batch))
     finally:
@@ -120,6 +122,7 @@ def _index_batch(
     store: Store,
     batch: Sequence[FileRecord],
     label_of: Callable[[str], str | None],
+    names: Mapping[str, str],
     report: IndexReport,
 ) -> None:
     pending: dict[str, NewImage] = {}
@@ -143,7 +146,7 @@ def _index_batch(
             report.skipped.append((file.path, exc.reason))
             continue
         pending[sha256] = NewImage(file.path, file.mtime_ns, file.size, sha256, decoded.width, decoded.height,
-                                   decoded.format, label_of(file.path))
+                                   decoded.format, label_of(file.path), names.get(file.path, Path(file.path).name))
         images.append(decoded.image)
     vectors = {spec.name: get_extractor(spec.name).extract_batch(images) for spec in store.specs}
     store.add_batch(list(pending.values()), vectors, links)

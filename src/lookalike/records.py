@@ -19,6 +19,7 @@ class ImageRecord:
     format: str
     label: str | None
     added_at: str
+    name: str | None = None  # the file name people know it by (uploads: the client's file name)
     paths: tuple[str, ...] = ()
 
     @property

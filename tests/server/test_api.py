@@ -38,7 +38,9 @@ def noise_png(pixels: int = 800) -> bytes:
 
 def test_health_docs_and_schema(gallery_server: RunningServer) -> None:
     with gallery_server.client() as http:
-        assert http.get("/healthz").json()["status"] == "ok"
+        health = http.get("/healthz").json()
+        assert (health["status"], health["auth"], health["images"]) == ("ok", "none", 21)
+        assert health["limits"]["max_files_per_request"] == 100
         assert "swagger" in http.get("/docs").text.lower()
         assert http.get("/swagger/swagger-ui-bundle.js").status_code == 200  # served locally, no CDN
         paths = http.get("/openapi.json").json()["paths"]
@@ -93,6 +95,7 @@ def test_upload_stores_good_files_and_reports_bad_ones(empty_server: RunningServ
         assert answer.status_code == 201, answer.text
         body = answer.json()
         assert [i["filename"] for i in body["images"]] == ["moon.png", "../../../../tmp/evil.png"]
+        assert [i["name"] for i in body["images"]] == ["moon.png", "evil.png"] and all(i["new"] for i in body["images"])
         assert all(i["label"] == "sky" for i in body["images"])
         assert body["errors"] == [{"filename": "notes.txt", "status": 415, "error": body["errors"][0]["error"]}]
         stored = empty_server.db.parent / "empty.db.files"
@@ -100,6 +103,7 @@ def test_upload_stores_good_files_and_reports_bad_ones(empty_server: RunningServ
         assert not Path("/tmp/evil.png").exists()
         again = http.post("/v1/images", files=[("files", ("moon2.png", (gallery / "moon.png").read_bytes()))])
         assert again.json()["images"][0]["id"] == body["images"][0]["id"]  # same content, same image
+        assert again.json()["images"][0]["new"] is False
         image_id = body["images"][0]["id"]
         assert http.get(f"/v1/images/{image_id}").json()["width"] == 512
         assert http.get(f"/v1/images/{image_id}/file").content == (gallery / "moon.png").read_bytes()
@@ -145,7 +149,7 @@ def test_api_keys(keyed_server: RunningServer, gallery: Path, tmp_path: Path) ->
         assert anonymous.post("/v1/search", files={"file": image}).status_code == 401
         assert anonymous.get("/v1/duplicates").status_code == 401
         assert keyed_server.client("wrong").get("/v1/images").status_code == 401
-        assert anonymous.get("/healthz").status_code == 200
+        assert anonymous.get("/healthz").json()["auth"] == "all"
         assert member.post("/v1/images", files=[("files", ("m.png", image))]).status_code == 201
         bearer = anonymous.get("/v1/images", headers={"Authorization": "Bearer s3cret"})
         assert bearer.status_code == 200 and bearer.json()["total"] == 1

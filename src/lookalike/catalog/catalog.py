@@ -20,7 +20,7 @@ from ..features.base import FeatureSpec
 from ..records import ImageRecord
 from .migrations import migrate
 
-_IMAGE_COLUMNS = "id, sha256, bytes, width, height, format, label, added_at"
+_IMAGE_COLUMNS = "id, sha256, bytes, width, height, format, label, added_at, name"
 
 
 class Catalog:
@@ -119,14 +119,14 @@ class Catalog:
         return int(row[0]) if row else None
 
     def insert_image(
-        self, sha256: str, size: int, width: int, height: int, fmt: str, label: str | None
+        self, sha256: str, size: int, width: int, height: int, fmt: str, label: str | None, name: str | None = None
     ) -> int:
         """Call inside `transaction()`."""
         added_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
         cursor = self.db.execute(
-            "INSERT INTO images (sha256, bytes, width, height, format, label, added_at) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (sha256, size, width, height, fmt, label, added_at),
+            "INSERT INTO images (sha256, bytes, width, height, format, label, added_at, name) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (sha256, size, width, height, fmt, label, added_at, name),
         )
         return int(cursor.lastrowid)
 

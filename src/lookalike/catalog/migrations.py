@@ -65,7 +65,17 @@ def m003_feature_source(db: sqlite3.Connection) -> None:
     db.execute("ALTER TABLE features ADD COLUMN source TEXT")
 
 
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [m001_initial, m002_meta, m003_feature_source]
+def m004_image_name(db: sqlite3.Connection) -> None:
+    """A display name per image: uploads are stored under their hash, not their name."""
+    db.execute("ALTER TABLE images ADD COLUMN name TEXT")
+
+
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
+    m001_initial,
+    m002_meta,
+    m003_feature_source,
+    m004_image_name,
+]
 
 
 def migrate(db: sqlite3.Connection) -> None:

@@ -38,6 +38,7 @@ class NewImage:
     height: int
     format: str
     label: str | None
+    name: str | None = None
 
 
 @dataclass(frozen=True)

@@ -40,7 +40,7 @@ from .base import NewImage, PathLink, Store
 DEFAULT_COLLECTION = "lookalike"
 MAX_RESULTS = 16_384  # Milvus's cap on results per query
 _DUMMY = "v"  # Milvus wants a vector field in every collection
-_SCALARS = ["id", "sha256", "bytes", "width", "height", "format", "label", "added_at"]
+_SCALARS = ["id", "sha256", "bytes", "width", "height", "format", "label", "added_at", "name"]
 _INDEX_PARAMS = {
     "FLAT": {},
     "HNSW": {"M": 16, "efConstruction": 200},
@@ -137,6 +137,7 @@ class MilvusStore(Store):
         schema.add_field("format", DataType.VARCHAR, max_length=16)
         schema.add_field("label", DataType.VARCHAR, max_length=1024)
         schema.add_field("added_at", DataType.VARCHAR, max_length=40)
+        schema.add_field("name", DataType.VARCHAR, max_length=1024)
         index = self.client.prepare_index_params()
         for feature in features:
             schema.add_field(_field(str(feature["name"])), DataType.FLOAT_VECTOR, dim=int(feature["dim"]))
@@ -184,7 +185,8 @@ class MilvusStore(Store):
             paths.setdefault(row["image_id"], []).append(row["path"])
         return {
             row["id"]: ImageRecord(row["id"], row["sha256"], row["bytes"], row["width"], row["height"], row["format"],
-                                   row["label"] or None, row["added_at"], tuple(sorted(paths.get(row["id"], []))))
+                                   row["label"] or None, row["added_at"], row["name"] or None,
+                                   tuple(sorted(paths.get(row["id"], []))))
             for row in rows
         }
 
@@ -234,6 +236,7 @@ class MilvusStore(Store):
             row: dict[str, Any] = {
                 "id": sha256_id(image.sha256), "sha256": image.sha256, "bytes": image.size, "width": image.width,
                 "height": image.height, "format": image.format, "label": image.label or "", "added_at": added_at,
+                "name": image.name or "",
             }
             for spec in self.specs:
                 row[_field(spec.name)] = _to_milvus(spec, vectors[spec.name][number]).tolist()

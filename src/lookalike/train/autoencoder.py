@@ -2,12 +2,14 @@
 an embedding feature like any other (model file kind "autoencoder", input "pixels").
 
 Three stride-2 convolutions take a side x side RGB image (side a multiple of 8, 64 by
-default) to a 128 x side/8 x side/8 map, one linear layer to the code (ReLU: lookalike's
-float vectors are non-negative); the decoder mirrors it with transposed convolutions.
+default) to a 128 x side/8 x side/8 map, one linear layer to the code; the decoder mirrors
+it with transposed convolutions. The exported feature is the code split by sign,
+[relu(code), relu(-code)] (lookalike's float vectors are non-negative; a ReLU bottleneck
+would lose units for good, the split loses nothing), so it has twice the code's width.
 It learns from unlabelled pixels alone (reconstruction error), so it knows nothing the
 pretrained network does not, and usually ranks worse than it: the held-out comparison
 printed after training says so when it does. Its merits are elsewhere: no pretrained
-weights, a 128-d code, and a model that fits images unlike ImageNet's.
+weights, a small code, and a model that fits images unlike ImageNet's.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from .errors import NotEnoughData
 from .heldout import build_heldout
 from .loop import fit
 from .modelfile import Trained, TrainingResult, package
-from .modules import to_layers
+from .modules import SignSplit, to_layers
 from .onnx_graph import OnnxRunner, build_onnx
 from .torch_support import require_torch, seed_torch
 
@@ -39,7 +41,7 @@ WIDTHS = (32, 64, 128)
 @dataclass(frozen=True)
 class AutoencoderOptions:
     side: int = 64
-    dim: int = 128
+    dim: int = 64  # code width; the feature has twice as many (see SignSplit)
     epochs: int = 15
     views: int = 2  # augmented views per training image, besides the image itself
     batch_size: int = 64
@@ -57,7 +59,7 @@ def build_autoencoder(side: int, dim: int) -> tuple[Any, Any]:
         nn.Conv2d(3, WIDTHS[0], 4, stride=2, padding=1), nn.ReLU(),
         nn.Conv2d(WIDTHS[0], WIDTHS[1], 4, stride=2, padding=1), nn.ReLU(),
         nn.Conv2d(WIDTHS[1], WIDTHS[2], 4, stride=2, padding=1), nn.ReLU(),
-        nn.Flatten(), nn.Linear(WIDTHS[2] * cells * cells, dim), nn.ReLU(),
+        nn.Flatten(), nn.Linear(WIDTHS[2] * cells * cells, dim),
     )
     decoder = nn.Sequential(
         nn.Linear(dim, WIDTHS[2] * cells * cells), nn.ReLU(), nn.Unflatten(1, (WIDTHS[2], cells, cells)),
@@ -88,11 +90,12 @@ def train_autoencoder(train: ImageSet, heldout: ImageSet, out: str | Path,
     pixels = torch.from_numpy(pixels_for(views, options.side, mean, std))
     held = build_heldout(heldout, options.copies, options.seed, say)
     encoder, losses = fit_autoencoder(pixels, options, rng, say)
-    onnx = build_onnx(to_layers(encoder), ["N", 3, options.side, options.side], options.dim,
+    feature = nn.Sequential(encoder, SignSplit())
+    onnx = build_onnx(to_layers(feature), ["N", 3, options.side, options.side], 2 * options.dim,
                       "lookalike_autoencoder_encoder")
     runner = OnnxRunner(onnx)
     trained = Trained(
-        kind="autoencoder", onnx=onnx, dim=options.dim,
+        kind="autoencoder", onnx=onnx, dim=2 * options.dim,
         input={"type": "pixels", "side": options.side, "mean": mean, "std": std},
         heldout_inputs=pixels_for(held.images, options.side, mean, std),
         embed_images=lambda images: l2_normalise(runner(pixels_for(images, options.side, mean, std))),

@@ -24,11 +24,20 @@ class Residual(nn.Module):
         return x + self.body(x)
 
 
+class SignSplit(nn.Module):
+    """[relu(x), relu(-x)]: see onnx_graph.SignSplit."""
+
+    def forward(self, x: Any) -> Any:
+        return torch.cat([torch.relu(x), torch.relu(-x)], dim=1)
+
+
 def to_layers(module: nn.Module) -> list[g.Layer]:
-    """Translate a module tree made of Sequential, Linear, Conv2d, ReLU, Flatten and
-    Residual into `onnx_graph` layers holding float32 numpy copies of the weights."""
+    """Translate a module tree made of Sequential, Linear, Conv2d, ReLU, Flatten,
+    SignSplit and Residual into `onnx_graph` layers holding float32 numpy copies of the weights."""
     if isinstance(module, nn.Sequential):
         return [layer for child in module for layer in to_layers(child)]
+    if isinstance(module, SignSplit):
+        return [g.SignSplit()]
     if isinstance(module, Residual):
         return [g.Residual(tuple(to_layers(module.body)))]
     if isinstance(module, nn.Linear):

@@ -1,8 +1,8 @@
 """Trained weights -> an ONNX graph, written by hand with onnx.helper (no torch exporter).
 
 A model is described as a short list of plain layers holding numpy arrays (`Linear`,
-`Conv`, `Relu`, `Flatten`, `Residual`); `modules.to_layers` turns the torch modules the
-trainers use into such a list, and `build_onnx` turns the list into a graph with one input
+`Conv`, `Relu`, `Flatten`, `SignSplit`, `Residual`); `modules.to_layers` turns the torch
+modules the trainers use into such a list, and `build_onnx` turns the list into a graph with one input
 `input` and one output `embedding`, the names `lookalike.features.learned` reads. Keeping
 this module free of torch means the graph builder is tested without it, and the siamese
 head and the autoencoder's encoder share every line of it.
@@ -52,13 +52,19 @@ class Flatten:
 
 
 @dataclass(frozen=True)
+class SignSplit:
+    """x -> [relu(x), relu(-x)] along features: a signed code as a non-negative vector of
+    twice the width that keeps all of it (lookalike's float vectors are non-negative)."""
+
+
+@dataclass(frozen=True)
 class Residual:
     """x + layers(x)."""
 
     layers: tuple["Layer", ...] = field(default_factory=tuple)
 
 
-Layer = Union[Linear, Conv, Relu, Flatten, Residual]
+Layer = Union[Linear, Conv, Relu, Flatten, SignSplit, Residual]
 
 
 class _Graph:
@@ -96,6 +102,10 @@ class _Graph:
             return self.node("Relu", [x], name)
         if isinstance(layer, Flatten):
             return self.node("Flatten", [x], name, axis=1)
+        if isinstance(layer, SignSplit):
+            negated = self.node("Neg", [x], f"{name}.neg")
+            halves = [self.node("Relu", [x], f"{name}.positive"), self.node("Relu", [negated], f"{name}.negative")]
+            return self.node("Concat", halves, name, axis=1)
         if isinstance(layer, Residual):
             inner = x
             for sublayer in layer.layers:

@@ -74,9 +74,19 @@ def neighbors(
 
 @router.get("/healthz", tags=["health"])
 def health(service: ServiceDep) -> dict[str, Any]:
+    """Liveness, collection size, and what a client needs to know before writing: whether
+    keys are required ("none", "write" or "all") and the upload limits."""
     with service.lock.reading():
         images = service.collection.store.counts()["images"]
-    return {"status": "ok", "images": images}
+    config = service.config
+    auth = "none" if not config.api_keys else ("write" if config.read_open else "all")
+    return {
+        "status": "ok",
+        "images": images,
+        "auth": auth,
+        "limits": {"max_file_bytes": config.max_file_bytes, "max_files_per_request": config.max_files_per_request,
+                   "max_pixels": config.max_pixels},
+    }
 
 
 @router.get("/metrics", tags=["health"], response_class=PlainTextResponse)

@@ -62,14 +62,17 @@ def _index_kept(service: Service, kept: list[tuple[str, Path, str | None]]) -> l
     if not kept:
         return []
     labels = {str(path.resolve()): label for _, path, label in kept}
+    names = {str(path.resolve()): Path(name).name for name, path, _ in kept}  # a name, never a path
     with service.lock.writing():
-        service.collection.add([path for _, path, _ in kept], labels=labels)
+        known = {str(path.resolve()) for _, path, _ in kept if service.collection.store.path_state(str(path.resolve()))}
+        service.collection.add([path for _, path, _ in kept], labels=labels, names=names)
         store = service.collection.store
         stored = []
         for name, path, _ in kept:
             state = store.path_state(str(path.resolve()))
             if state is not None:
-                stored.append({"filename": name, **image_view(service.collection.get(state[0]))})
+                stored.append({"filename": name, "new": str(path.resolve()) not in known,
+                               **image_view(service.collection.get(state[0]))})
     return stored
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from ...records import ImageRecord, Match
@@ -18,6 +19,7 @@ def image_view(image: ImageRecord) -> dict[str, Any]:
         "sha256": image.sha256,
         "added_at": image.added_at,
         "name": _display_name(image),
+        "names": sorted({Path(p).name for p in image.paths if ".files/" not in p} | ({image.name} if image.name else set())),
         "file_url": f"/v1/images/{image.id}/file",
         "thumbnail_url": f"/v1/images/{image.id}/thumbnail",
     }
@@ -31,10 +33,7 @@ def match_view(match: Match) -> dict[str, Any]:
 
 
 def _display_name(image: ImageRecord) -> str:
-    """The file name people recognise; uploads are kept under their hash, so say 'upload'."""
-    from pathlib import Path
-
-    for path in image.paths:
-        if ".files/" not in path:
-            return Path(path).name
-    return f"upload {image.sha256[:10]}"
+    """The name people know the image by: its recorded name, else its file's name."""
+    if image.name:
+        return image.name
+    return Path(image.paths[0]).name if image.paths else f"image {image.sha256[:10]}"
