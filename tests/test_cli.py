@@ -94,3 +94,20 @@ def test_evaluate_writes_report_and_pictures(run, gallery: Path, tmp_path: Path)
     lonely.mkdir()
     (lonely / "moon.png").write_bytes((gallery / "moon.png").read_bytes())
     assert "needs labelled images" in run("evaluate", str(lonely), "--label-from", "folder", code=1)
+
+
+def test_index_and_search_on_milvus_lite_then_migrate(gallery: Path, tmp_path: Path) -> None:
+    runner = CliRunner()
+    store = f"milvus-lite:{tmp_path / 'milvus' / 'm.db'}"
+
+    def invoke(*args: str) -> str:
+        result = runner.invoke(main, list(args), catch_exceptions=False)
+        assert result.exit_code == 0, result.output
+        return result.output
+
+    invoke("--store", store, "index", str(gallery / "moon.png"), str(gallery / "coins.png"))
+    best = json.loads(invoke("--store", store, "search", str(gallery / "coins.png"), "-k", "1", "--json"))[0]
+    assert best["tier"] == "exact" and best["path"].endswith("coins.png")
+    copied = invoke("migrate", "--from", store, "--to", str(tmp_path / "copy.db"))
+    assert "copied 2 images" in copied
+    assert json.loads(invoke("--db", str(tmp_path / "copy.db"), "info", "--json"))["images"] == 2

@@ -227,3 +227,37 @@ def test_two_writers_at_once_lose_nothing(tmp_path: Path, gallery: Path) -> None
         assert all(len(index) == len(names) for index in collection.store.indexes.values())
         for name in ("moon", "coffee"):
             assert collection.search(gallery / f"{name}.png", k=1)[0].tier == "exact"
+
+
+def test_shards_split_files_between_processes(embedded_settings: Settings, gallery: Path) -> None:
+    from lookalike.indexing import list_files
+
+    everything = {f.path for f in list_files([gallery])}
+    shares = [{f.path for f in list_files([gallery], (i, 3))} for i in range(3)]
+    assert set().union(*shares) == everything and sum(map(len, shares)) == len(everything)
+    with Collection(settings=embedded_settings) as collection:
+        for number in range(3):
+            collection.index([gallery], shard=(number, 3))
+        assert collection.info().paths == len(everything)
+
+
+def test_migrate_between_backends_without_reembedding(tmp_path: Path, gallery: Path) -> None:
+    from lookalike.migrate import migrate
+    from lookalike.store import open_store
+    from tests.conftest import HASH_FEATURES, store_url
+
+    source_settings = Settings(db=tmp_path / "source.db", features=HASH_FEATURES)
+    with Collection(settings=source_settings) as source:
+        source.index([gallery], label_from="prefix")
+        source.store.calibrate({"min_same_score": 0.8, "min_near_duplicate_score": 0.8})
+        expected = [(m.image.sha256, round(m.score, 6)) for m in source.search(gallery / "coffee.png", k=5)]
+    target_settings = Settings(db=tmp_path / "t.db", store=store_url("milvus-lite", tmp_path), features=HASH_FEATURES)
+    with open_store(source_settings) as origin, open_store(target_settings) as destination:
+        assert migrate(origin, destination) == origin.counts()["images"]
+        assert migrate(origin, destination) == 0  # idempotent
+        assert destination.counts() == origin.counts()
+    with Collection(settings=target_settings) as copied:
+        assert copied.settings.min_same_score == 0.8
+        found = [(m.image.sha256, round(m.score, 6)) for m in copied.search(gallery / "coffee.png", k=5)]
+        assert found == expected
+        assert {i.label for i in copied.page(0, 100)} >= {"coffee", "astronaut"}

@@ -55,14 +55,18 @@ class Collection:
         *,
         label_from: str | None = None,
         prune: bool = False,
+        shard: tuple[int, int] | None = None,
         on_progress: ProgressCallback | None = None,
     ) -> IndexReport:
-        """Index every image below `roots`, skipping files indexed before and unchanged."""
-        return index_folders(self.store, roots, label_from=label_from, prune=prune, on_progress=on_progress)
+        """Index every image below `roots`, skipping files indexed before and unchanged.
+        `shard=(i, n)`: index only the i-th of n shares (n processes filling one store)."""
+        return index_folders(
+            self.store, roots, label_from=label_from, prune=prune, shard=shard, on_progress=on_progress
+        )
 
-    def files_below(self, roots: Sequence[str | Path]) -> int:
+    def files_below(self, roots: Sequence[str | Path], shard: tuple[int, int] | None = None) -> int:
         """How many image files `index(roots)` will look at (for a progress bar)."""
-        return len(list_files(roots))
+        return len(list_files(roots, shard))
 
     def add(
         self,

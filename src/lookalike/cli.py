@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
@@ -27,7 +28,7 @@ EXIT_PARTIAL = 3
 
 def _open(ctx: click.Context, model: Path | None = None) -> Collection:
     try:
-        return Collection(ctx.obj["db"], Settings(model=model))
+        return Collection(ctx.obj["db"], Settings(model=model, store=ctx.obj["store"]))
     except LookalikeError as exc:
         raise click.ClickException(str(exc)) from None
 
@@ -65,9 +66,15 @@ class _Group(click.Group):
     show_default=True,
     help="The collection's SQLite file (indexes are kept beside it).",
 )
+@click.option(
+    "--store",
+    envvar="LOOKALIKE_STORE",
+    help="Keep the collection elsewhere: milvus-lite:PATH.db or milvus://HOST:PORT/COLLECTION "
+    "(default: the embedded store at --db).",
+)
 @click.version_option(package_name="lookalike")
 @click.pass_context
-def main(ctx: click.Context, db: Path) -> None:
+def main(ctx: click.Context, db: Path, store: str | None) -> None:
     """Search your own image collections by image.
 
     \b
@@ -75,7 +82,7 @@ def main(ctx: click.Context, db: Path) -> None:
     lookalike search query.jpg -k 5
     lookalike duplicates
     """
-    ctx.obj = {"db": db}
+    ctx.obj = {"db": db, "store": store}
 
 
 @main.command()
@@ -84,20 +91,31 @@ def main(ctx: click.Context, db: Path) -> None:
 @click.option("--prune", is_flag=True, help="Forget indexed files below ROOTS that no longer exist.")
 @click.option("--model", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="A model file from `lookalike train`: a new store adds its learned feature.")
+@click.option("--shard", callback=lambda ctx, param, value: _parse_shard(value),
+              help="I/N: index only the I-th of N shares of the files (N processes, one store).")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @click.pass_context
 def index(ctx: click.Context, roots: tuple[Path, ...], label_from: str | None, prune: bool, model: Path | None,
-          as_json: bool) -> None:
+          shard: tuple[int, int] | None, as_json: bool) -> None:
     """Index every image below ROOTS (folders or files); re-runs skip unchanged files.
 
     \b
     lookalike index photos/ more-photos/ --label-from folder --prune
     """
     with _open(ctx, model) as collection:
-        total = collection.files_below(roots)
+        total = collection.files_below(roots, shard)
         with click.progressbar(length=total, label="indexing", file=sys.stderr, hidden=as_json) as bar:
-            report = collection.index(roots, label_from=label_from, prune=prune, on_progress=bar.update)
+            report = collection.index(roots, label_from=label_from, prune=prune, shard=shard, on_progress=bar.update)
     _print_report(ctx, report, as_json)
+
+
+def _parse_shard(value: str | None) -> tuple[int, int] | None:
+    if value is None:
+        return None
+    number, _, count = value.partition("/")
+    if not (number.isdigit() and count.isdigit() and 0 <= int(number) < int(count)):
+        raise click.BadParameter("use I/N with 0 <= I < N, e.g. 0/4")
+    return int(number), int(count)
 
 
 @main.command()
@@ -234,6 +252,31 @@ def _stream_json_array(items: Iterable[Any]) -> None:
     click.echo("\n]")
 
 
+@main.command(name="migrate")
+@click.option("--from", "source", required=True, help="The store to copy: a .db file or a milvus URL.")
+@click.option("--to", "target", required=True, help="Where to copy it: a .db file or a milvus URL.")
+def migrate_command(source: str, target: str) -> None:
+    """Copy a collection between stores (embedded <-> Milvus) without re-embedding.
+
+    \b
+    lookalike migrate --from shop.db --to milvus://milvus.internal:19530/shop
+    """
+    from .migrate import migrate
+    from .store import open_store
+
+    with open_store(_store_settings(source)) as origin:
+        with open_store(_store_settings(target, features=origin.settings.features)) as destination:
+            with click.progressbar(length=origin.counts()["images"], label="copying", file=sys.stderr) as bar:
+                copied = migrate(origin, destination, on_progress=bar.update)
+            click.echo(f"copied {copied} images to {destination.location} "
+                       f"({destination.counts()['images']} there now)")
+
+
+def _store_settings(location: str, features: tuple[str, ...] | None = None) -> Settings:
+    settings = Settings(store=location) if location.startswith("milvus") else Settings(db=Path(location))
+    return replace(settings, features=features) if features else settings
+
+
 _LABEL_FROM = click.option("--label-from", type=click.Choice(["prefix", "folder"]), required=True,
                            help="Where the labels that define 'the same' come from.")
 _SCRATCH = click.option("--scratch-db", type=click.Path(dir_okay=False, path_type=Path),
@@ -364,7 +407,7 @@ def serve(ctx: click.Context, host: str, port: int, api_keys: tuple[str, ...], r
 
     keys = frozenset(k.strip() for key in api_keys for k in key.split(",") if k.strip())
     config = ServerConfig(
-        settings=Settings().with_db(ctx.obj["db"]),
+        settings=Settings(store=ctx.obj["store"]).with_db(ctx.obj["db"]),
         api_keys=keys,
         read_open=read_open,
         max_file_bytes=max_upload_mb * 1024 * 1024,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import time
+import zlib
 from pathlib import Path
 from typing import Callable, Iterable, Mapping, Sequence
 
@@ -26,8 +27,24 @@ from .store import NewImage, PathLink, Store
 ProgressCallback = Callable[[int], None]
 
 
-def list_files(roots: Iterable[str | Path]) -> list[FileRecord]:
-    return list(scan(roots))
+def list_files(roots: Iterable[str | Path], shard: tuple[int, int] | None = None) -> list[FileRecord]:
+    roots = list(roots)
+    files = scan(roots)
+    return [f for f in files if in_shard(f.path, roots, shard)] if shard else list(files)
+
+
+def in_shard(path: str, roots: Sequence[str | Path], shard: tuple[int, int]) -> bool:
+    """Split files between n indexing processes (on n machines): file -> shard by a hash of
+    its path relative to its root, so machines that mount the photos at different places
+    still agree."""
+    number, count = shard
+    relative = path
+    for root in roots:
+        resolved = str(Path(root).resolve())
+        if path.startswith(resolved.rstrip("/") + "/"):
+            relative = path[len(resolved) :]
+            break
+    return zlib.crc32(relative.encode()) % count == number
 
 
 def index_files(
@@ -65,10 +82,13 @@ def index_folders(
     *,
     label_from: str | None = None,
     prune: bool = False,
+    shard: tuple[int, int] | None = None,
     on_progress: ProgressCallback | None = None,
 ) -> IndexReport:
-    """Index every image below `roots`; with `prune`, forget files under them that are gone."""
-    report = index_files(store, list_files(roots), label_from=label_from, on_progress=on_progress)
+    """Index every image below `roots`; with `prune`, forget files under them that are gone;
+    with `shard=(i, n)`, only this process's share (see `in_shard`)."""
+    files = list_files(roots, shard)
+    report = index_files(store, files, label_from=label_from, on_progress=on_progress)
     if prune:
         report.removed = prune_missing(store, roots)
     return report

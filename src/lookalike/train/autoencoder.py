@@ -45,7 +45,7 @@ class AutoencoderOptions:
     epochs: int = 15
     views: int = 2  # augmented views per training image, besides the image itself
     batch_size: int = 64
-    learning_rate: float = 2e-3
+    learning_rate: float = 1e-3
     copies: int = 5  # edited copies per held-out image when there are no labels
     seed: int = 0
 
