@@ -432,7 +432,9 @@ def _print_report(ctx: click.Context, report: IndexReport, as_json: bool) -> Non
         ctx.exit(EXIT_PARTIAL)
 
 
+from .train.cli import train  # noqa: E402  (training commands live in their own room)
+
+main.add_command(train)
+
 if __name__ == "__main__":
     main()
-from .train.cli import train  # noqa: E402
-main.add_command(train)

@@ -150,7 +150,13 @@ def test_api_keys(keyed_server: RunningServer, gallery: Path, tmp_path: Path) ->
         assert anonymous.get("/v1/duplicates").status_code == 401
         assert keyed_server.client("wrong").get("/v1/images").status_code == 401
         assert anonymous.get("/healthz").json()["auth"] == "all"
-        assert member.post("/v1/images", files=[("files", ("m.png", image))]).status_code == 201
+        stored = member.post("/v1/images", files=[("files", ("m.png", image))])
+        assert stored.status_code == 201
+        thumbnail = stored.json()["images"][0]["thumbnail_url"]
+        assert "sig=" in thumbnail and anonymous.get(thumbnail).status_code == 200  # signed: <img> works
+        assert anonymous.get(thumbnail.split("?")[0]).status_code == 401
+        assert anonymous.get(thumbnail.replace("sig=", "sig=0")).status_code == 401
+        assert anonymous.get(thumbnail.replace("/thumbnail", "/file")).status_code == 401  # per path
         bearer = anonymous.get("/v1/images", headers={"Authorization": "Bearer s3cret"})
         assert bearer.status_code == 200 and bearer.json()["total"] == 1
     stop_server(keyed_server)

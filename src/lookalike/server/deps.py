@@ -46,5 +46,12 @@ def require_write(request: Request, service: ServiceDep) -> None:
         _check_key(request, service)
 
 
+def require_read_image(request: Request, service: ServiceDep) -> None:
+    """Image files and thumbnails also open with a valid signed URL (see Service.sign_url)."""
+    if not service.has_valid_signature(request.url.path, request.query_params):
+        require_read(request, service)
+
+
 CanRead = Depends(require_read)
+CanReadImage = Depends(require_read_image)
 CanWrite = Depends(require_write)

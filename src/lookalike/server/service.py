@@ -8,13 +8,15 @@ new ones back, because a FAISS index must not change while it is being searched.
 from __future__ import annotations
 
 import hashlib
+import hmac
 import os
+import time
 import tempfile
 import threading
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
-from typing import Iterator
+from typing import Iterator, Mapping
 
 from ..api import Collection
 from ..decode import decode_image
@@ -69,6 +71,30 @@ class Service:
         self.metrics = Metrics()
         self.upload_dir = Path(f"{settings.db}.files")
         self.duplicates_cache: dict[object, list] = {}
+        needs_key = bool(config.api_keys) and not config.read_open
+        self._url_secret = (
+            hashlib.sha256(b"lookalike-url-signing\0" + "\0".join(sorted(config.api_keys)).encode()).digest()
+            if needs_key else b""
+        )
+
+    def sign_url(self, path: str) -> str:
+        """`path` with an expiry and an HMAC signature when reads need a key, so that the
+        web page's <img> tags (which cannot send headers) can load images. The expiry is
+        rounded to the hour so URLs stay cacheable; every instance with the same keys
+        accepts the others' signatures."""
+        if not self._url_secret:
+            return path
+        expires = (int(time.time()) // 3600 + 2) * 3600
+        return f"{path}?exp={expires}&sig={self._signature(path, expires)}"
+
+    def has_valid_signature(self, path: str, query: Mapping[str, str]) -> bool:
+        expires, signature = query.get("exp", ""), query.get("sig", "")
+        if not (self._url_secret and expires.isdigit() and signature) or int(expires) < time.time():
+            return False
+        return hmac.compare_digest(signature, self._signature(path, int(expires)))
+
+    def _signature(self, path: str, expires: int) -> str:
+        return hmac.new(self._url_secret, f"{path}|{expires}".encode(), hashlib.sha256).hexdigest()[:32]
 
     def close(self) -> None:
         with self.lock.writing():

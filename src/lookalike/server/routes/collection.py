@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Callable
 
 from fastapi import APIRouter, Query
 from fastapi.responses import PlainTextResponse
@@ -26,7 +26,7 @@ def duplicates(
     groups = _duplicate_groups(service, min_score)
     page = groups[offset : offset + limit]
     return {"total": len(groups), "offset": offset, "limit": limit,
-            "groups": [_group_view(group) for group in page]}
+            "groups": [_group_view(group, service.sign_url) for group in page]}
 
 
 def _duplicate_groups(service: Service, min_score: float | None) -> list[DuplicateGroup]:
@@ -41,12 +41,12 @@ def _duplicate_groups(service: Service, min_score: float | None) -> list[Duplica
     return cached
 
 
-def _group_view(group: DuplicateGroup) -> dict[str, Any]:
+def _group_view(group: DuplicateGroup, sign: Callable[[str], str]) -> dict[str, Any]:
     return {
         "size": len(group.images),
         "files": sum(len(image.paths) for image in group.images),
         "weakest_link": round(group.weakest_link, 4),
-        "images": [{**image_view(image), "copies": len(image.paths)} for image in group.images],
+        "images": [{**image_view(image, sign), "copies": len(image.paths)} for image in group.images],
     }
 
 
@@ -65,8 +65,9 @@ def neighbors(
     return {
         "total": len(ids), "offset": offset, "limit": limit,
         "items": [
-            {**image_view(item.image),
-             "neighbors": [{**image_view(n.image), "score": round(n.score, 4)} for n in item.neighbours]}
+            {**image_view(item.image, service.sign_url),
+             "neighbors": [{**image_view(n.image, service.sign_url), "score": round(n.score, 4)}
+                           for n in item.neighbours]}
             for item in items
         ],
     }

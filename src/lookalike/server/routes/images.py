@@ -12,7 +12,7 @@ from PIL import Image
 
 from ...decode import load_image
 from ...errors import DecodeError, ImageTooLarge
-from ..deps import CanRead, CanWrite, ServiceDep
+from ..deps import CanRead, CanReadImage, CanWrite, ServiceDep
 from ..errors import status_for
 from ..service import Service
 from .views import image_view
@@ -72,7 +72,7 @@ def _index_kept(service: Service, kept: list[tuple[str, Path, str | None]]) -> l
             state = store.path_state(str(path.resolve()))
             if state is not None:
                 stored.append({"filename": name, "new": str(path.resolve()) not in known,
-                               **image_view(service.collection.get(state[0]))})
+                               **image_view(service.collection.get(state[0]), service.sign_url)})
     return stored
 
 
@@ -85,16 +85,16 @@ def list_images(
     with service.lock.reading():
         total = service.collection.store.counts()["images"]
         page = service.collection.page(offset, limit)
-    return {"total": total, "offset": offset, "limit": limit, "images": [image_view(i) for i in page]}
+    return {"total": total, "offset": offset, "limit": limit, "images": [image_view(i, service.sign_url) for i in page]}
 
 
 @router.get("/{image_id}", dependencies=[CanRead])
 def get_image(service: ServiceDep, image_id: int) -> dict[str, Any]:
     with service.lock.reading():
-        return image_view(service.collection.get(image_id))
+        return image_view(service.collection.get(image_id), service.sign_url)
 
 
-@router.get("/{image_id}/file", dependencies=[CanRead], response_class=FileResponse)
+@router.get("/{image_id}/file", dependencies=[CanReadImage], response_class=FileResponse)
 def get_image_file(service: ServiceDep, image_id: int) -> FileResponse:
     with service.lock.reading():
         record = service.collection.get(image_id)
@@ -102,7 +102,7 @@ def get_image_file(service: ServiceDep, image_id: int) -> FileResponse:
     return FileResponse(path, media_type=_MEDIA_TYPES.get(record.format, "application/octet-stream"))
 
 
-@router.get("/{image_id}/thumbnail", dependencies=[CanRead], response_class=Response)
+@router.get("/{image_id}/thumbnail", dependencies=[CanReadImage], response_class=Response)
 def get_thumbnail(
     service: ServiceDep, image_id: int, size: Annotated[int, Query(ge=16, le=1024)] = 256
 ) -> Response:

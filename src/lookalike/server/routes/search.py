@@ -58,7 +58,7 @@ def _search(service: Service, source: bytes | int, options: SearchOptions) -> di
         if isinstance(source, int):
             source = _existing_path(service.collection.get(source).paths)
         matches = service.collection.search(source, k=options.k, min_score=options.min_score)
-    return {"results": [match_view(m) for m in matches]}
+    return {"results": [match_view(m, service.sign_url) for m in matches]}
 
 
 async def _read_search_request(request: Request, service: Service) -> tuple[bytes | int, SearchOptions]:

@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from ...records import ImageRecord, Match
 
 
-def image_view(image: ImageRecord) -> dict[str, Any]:
+def _unsigned(url: str) -> str:
+    return url
+
+
+def image_view(image: ImageRecord, sign: Callable[[str], str] = _unsigned) -> dict[str, Any]:
+    """`sign` adds a signature to the image URLs when reads need a key (an <img> cannot send one)."""
     return {
         "id": image.id,
         "label": image.label,
@@ -20,16 +25,16 @@ def image_view(image: ImageRecord) -> dict[str, Any]:
         "added_at": image.added_at,
         "name": _display_name(image),
         "names": sorted({Path(p).name for p in image.paths if ".files/" not in p} | ({image.name} if image.name else set())),
-        "file_url": f"/v1/images/{image.id}/file",
-        "thumbnail_url": f"/v1/images/{image.id}/thumbnail",
+        "file_url": sign(f"/v1/images/{image.id}/file"),
+        "thumbnail_url": sign(f"/v1/images/{image.id}/thumbnail"),
     }
 
 
-def match_view(match: Match) -> dict[str, Any]:
+def match_view(match: Match, sign: Callable[[str], str] = _unsigned) -> dict[str, Any]:
     data = match.to_dict()
     data.pop("path", None)
     data.pop("paths", None)
-    return {**data, "image": image_view(match.image)}
+    return {**data, "image": image_view(match.image, sign)}
 
 
 def _display_name(image: ImageRecord) -> str:
