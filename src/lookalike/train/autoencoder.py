@@ -25,15 +25,18 @@ from ..features.learned import pixels_for
 from . import augment
 from .data import ImageSet, Log
 from .errors import NotEnoughData
-from .heldout import build_heldout
+from .heldout import Heldout, build_heldout
 from .loop import fit
 from .modelfile import Trained, TrainingResult, package
 from .modules import SignSplit, to_layers
 from .onnx_graph import OnnxRunner, build_onnx
 from .torch_support import require_torch, seed_torch
 
-torch = require_torch()
-nn, F = torch.nn, torch.nn.functional
+require_torch()  # TorchMissing, with the extra to install, rather than an ImportError
+
+import torch  # noqa: E402
+from torch import nn  # noqa: E402
+from torch.nn import functional as F  # noqa: E402
 
 WIDTHS = (32, 64, 128)
 
@@ -77,9 +80,10 @@ def channel_statistics(images: list[Any], side: int) -> tuple[list[float], list[
             [round(max(float(v), 1e-3), 6) for v in pixels.std(axis=(0, 2, 3))])
 
 
-def train_autoencoder(train: ImageSet, heldout: ImageSet, out: str | Path,
+def train_autoencoder(train: ImageSet, heldout: ImageSet | Heldout, out: str | Path,
                       options: AutoencoderOptions = AutoencoderOptions(), log: Log | None = None) -> TrainingResult:
-    """Train on `train` (labels unused), measure on `heldout`, write the model file `out`."""
+    """Train on `train` (labels unused), measure on `heldout` (or a prepared `build_heldout`
+    set), write the model file `out`."""
     if len(train) < 2:
         raise NotEnoughData(f"training needs at least 2 images, got {len(train)}")
     say = log or (lambda message: None)
@@ -88,7 +92,7 @@ def train_autoencoder(train: ImageSet, heldout: ImageSet, out: str | Path,
     mean, std = channel_statistics(train.images, options.side)
     views = [view for group in augment.views_of(train.images, options.views, rng) for view in group]
     pixels = torch.from_numpy(pixels_for(views, options.side, mean, std))
-    held = build_heldout(heldout, options.copies, options.seed, say)
+    held = heldout if isinstance(heldout, Heldout) else build_heldout(heldout, options.copies, options.seed, say)
     encoder, losses = fit_autoencoder(pixels, options, rng, say)
     feature = nn.Sequential(encoder, SignSplit())
     onnx = build_onnx(to_layers(feature), ["N", 3, options.side, options.side], 2 * options.dim,
@@ -105,7 +109,8 @@ def train_autoencoder(train: ImageSet, heldout: ImageSet, out: str | Path,
     return package(trained, held, out, options.seed, say)
 
 
-def fit_autoencoder(pixels: Any, options: AutoencoderOptions, rng: np.random.Generator, log: Log) -> tuple[Any, list[float]]:
+def fit_autoencoder(pixels: Any, options: AutoencoderOptions, rng: np.random.Generator,
+                    log: Log) -> tuple[Any, list[float]]:
     """Train encoder and decoder on reconstruction error; returns (encoder, epoch losses)."""
     encoder, decoder = build_autoencoder(options.side, options.dim)
     model = nn.Sequential(encoder, decoder)

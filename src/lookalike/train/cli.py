@@ -19,6 +19,7 @@ from typing import Any, Callable
 import click
 
 from ..errors import LookalikeError
+from ..rerank.texture import DEFAULT_MIN_SCORE, DEFAULT_WEIGHT
 from ..settings import DEFAULT_DB
 from .report import comparison_rows, text_table
 
@@ -54,7 +55,8 @@ _FOLDER = click.argument("folder", type=click.Path(exists=True, file_okay=False,
 _LABEL_FROM = click.option("--label-from", type=click.Choice(["prefix", "folder"]),
                            help="Images sharing a label are the same (default: each image is only its own "
                            "edited copies).")
-_HOLDOUT = click.option("--holdout", default=0.2, show_default=True, type=click.FloatRange(0, 1, min_open=True, max_open=True),
+_SHARE = click.FloatRange(0, 1, min_open=True, max_open=True)
+_HOLDOUT = click.option("--holdout", default=0.2, show_default=True, type=_SHARE,
                         help="Share of the images kept out of training to measure on.")
 _SPLIT_BY = click.option("--split-by", type=click.Choice(["label", "image"]),
                          help="Hold out whole labels (new items never seen in training) or a share of each "
@@ -76,16 +78,19 @@ _JSON = click.option("--json", "as_json", is_flag=True, help="Print the result a
 @click.option("--loss", type=click.Choice(LOSS_CHOICES), default="infonce", show_default=True,
               help="infonce: pick the positive among the batch; triplet: positive closer than negative by a "
               "margin; contrastive: pull positives, push negatives beyond a margin.")
-@click.option("--views", default=6, show_default=True, type=click.IntRange(1),
+@click.option("--views", default=4, show_default=True, type=click.IntRange(1),
               help="Augmented views per training image (any rotation, crop, flip, colour, JPEG, blur).")
+@click.option("--stay", default=1.0, show_default=True, type=click.FloatRange(0),
+              help="Weight of the pull toward the pretrained embedding, which keeps a head trained on few "
+              "images from forgetting what the backbone knew; lower it for large training sets.")
 @_HOLDOUT
 @_SPLIT_BY
 @_MAX_IMAGES
 @_SEED
 @_QUIET
 @_JSON
-def siamese(folder: Path, label_from: str | None, out: Path, epochs: int, loss: str, views: int, holdout: float,
-            split_by: str | None, max_images: int, seed: int, quiet: bool, as_json: bool) -> None:
+def siamese(folder: Path, label_from: str | None, out: Path, epochs: int, loss: str, views: int, stay: float,
+            holdout: float, split_by: str | None, max_images: int, seed: int, quiet: bool, as_json: bool) -> None:
     """Train a siamese head on the pretrained embedding from the images in FOLDER.
 
     Without labels, an image's augmented views are its positives (learns invariance to
@@ -98,7 +103,7 @@ def siamese(folder: Path, label_from: str | None, out: Path, epochs: int, loss: 
     """
     from .siamese import SiameseOptions, train_siamese
 
-    options = SiameseOptions(loss=loss, epochs=epochs, views=views, seed=seed)
+    options = SiameseOptions(loss=loss, epochs=epochs, views=views, stay=stay, seed=seed)
     _train_and_report(folder, label_from, holdout, split_by, max_images, seed, quiet, as_json,
                       lambda training, held, log: train_siamese(training, held, out, options, log))
 
@@ -167,18 +172,18 @@ def _train_and_report(folder: Path, label_from: str | None, holdout: float, spli
 
 
 @train.command()
-@click.option("--holdout", default=0.25, show_default=True, type=click.FloatRange(0, 1, min_open=True, max_open=True),
+@click.option("--holdout", default=0.25, show_default=True, type=_SHARE,
               help="Share of each label's images held out to measure the stage on.")
-@click.option("--min-score", default=None, type=click.FloatRange(0, 1),
-              help="Candidates scoring at least this (and below the near-duplicate threshold) are re-ranked. "
-              "[default: 0.3, where unrelated images typically score]")
-@click.option("--weight", default=None, type=click.FloatRange(0, 1),
-              help="How strongly P(same texture) moves a candidate within that band. [default: 0.4]")
+@click.option("--min-score", default=DEFAULT_MIN_SCORE, show_default=True, type=click.FloatRange(0, 1),
+              help="Candidates scoring at least this (exact matches aside) are re-scored; the default is "
+              "where unrelated images typically score.")
+@click.option("--weight", default=DEFAULT_WEIGHT, show_default=True, type=click.FloatRange(0, 1),
+              help="How strongly P(same texture) moves a candidate within [min-score, 1].")
 @_SEED
 @click.option("--dry-run", is_flag=True, help="Measure only; keep the stored classifier as it is.")
 @_JSON
 @click.pass_context
-def texture(ctx: click.Context, holdout: float, min_score: float | None, weight: float | None, seed: int,
+def texture(ctx: click.Context, holdout: float, min_score: float, weight: float, seed: int,
             dry_run: bool, as_json: bool) -> None:
     """Fit the texture re-ranker on this collection's labels (its stored LBP vectors) and
     store it with the collection; then `lookalike search --rerank texture` uses it.
@@ -189,15 +194,13 @@ def texture(ctx: click.Context, holdout: float, min_score: float | None, weight:
     lookalike --db teas.db search heap.jpg --rerank texture
     """
     from ..api import Collection
-    from .texture import DEFAULT_MIN_SCORE, DEFAULT_WEIGHT, TextureOptions, train_texture
+    from .texture import TextureOptions, train_texture
 
     db = (ctx.obj or {}).get("db", Path(DEFAULT_DB))
     if not Path(db).exists():
         raise LookalikeError(f"{db}: no such store; index a labelled folder first (lookalike --db {db} index DIR "
                              "--label-from folder)")
-    options = TextureOptions(holdout=holdout, seed=seed, save=not dry_run,
-                             min_score=DEFAULT_MIN_SCORE if min_score is None else min_score,
-                             weight=DEFAULT_WEIGHT if weight is None else weight)
+    options = TextureOptions(holdout=holdout, min_score=min_score, weight=weight, seed=seed, save=not dry_run)
     with Collection(db) as collection:
         result = train_texture(collection.store, options)
     if as_json:

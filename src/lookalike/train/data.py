@@ -40,7 +40,7 @@ class ImageSet:
     def labelled(self) -> bool:
         return any(label is not None for label in self.labels)
 
-    def subset(self, rows: Sequence[int]) -> "ImageSet":
+    def subset(self, rows: Sequence[int] | np.ndarray) -> "ImageSet":
         return ImageSet([self.paths[i] for i in rows], [self.labels[i] for i in rows],
                         [self.images[i] for i in rows], [])
 

@@ -88,10 +88,12 @@ def summary(report: EvaluationReport) -> dict[str, float]:
 def build_heldout(images: ImageSet, copies: int, seed: int, log: Log | None = None) -> Heldout:
     """The held-out set to measure on. Labelled images are measured by their labels. For
     unlabelled ones "the same" means "an edited copy": each image gets `copies` copies made
-    with `lookalike.edits` (named edits plus a turn by a random angle), edits the training
-    views were not drawn from, so the numbers are not flattered by memorised augmentations."""
+    with `lookalike.edits` (its named edits, captions and borders among them, which training
+    views never show, plus a turn by a random angle) rather than with the training
+    augmentations, so the numbers are not flattered by their distribution."""
     if images.labelled:
-        pictures, labels = list(images.images), [label or f"unlabelled-{row}" for row, label in enumerate(images.labels)]
+        pictures = list(images.images)
+        labels = [label or f"unlabelled-{row}" for row, label in enumerate(images.labels)]
     else:
         pictures, labels = edited_copies(images.images, copies, np.random.default_rng(seed + 1))
     if log:

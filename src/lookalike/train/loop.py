@@ -10,9 +10,15 @@ from typing import Any, Callable
 from .data import Log
 from .torch_support import require_torch
 
-torch = require_torch()
+require_torch()  # TorchMissing, with the extra to install, rather than an ImportError
+
+import torch  # noqa: E402
 
 MAX_GRADIENT_NORM = 5.0
+# The networks trained here are small: on a busy two-core machine (onnxruntime, another
+# job) torch's OpenMP threads spend more time waiting for each other than computing --
+# measured 5x slower than one thread on the siamese head.
+THREADS = 1
 
 
 def fit(model: Any, batch_loss: Callable[[], Any], epochs: int, steps_per_epoch: int,
@@ -21,6 +27,7 @@ def fit(model: Any, batch_loss: Callable[[], Any], epochs: int, steps_per_epoch:
     tensor. Returns the mean loss of each epoch."""
     if epochs < 1 or steps_per_epoch < 1:
         raise ValueError("need at least one epoch of at least one step")
+    torch.set_num_threads(THREADS)
     optimiser = torch.optim.AdamW(model.parameters(), lr=learning_rate, weight_decay=weight_decay)
     total = epochs * steps_per_epoch
     schedule = torch.optim.lr_scheduler.LambdaLR(optimiser, lambda step: 0.5 * (1 + math.cos(math.pi * step / total)))

@@ -18,8 +18,10 @@ from typing import Any, Callable
 
 from .torch_support import require_torch
 
-torch = require_torch()
-F = torch.nn.functional
+require_torch()  # TorchMissing, with the extra to install, rather than an ImportError
+
+import torch  # noqa: E402
+from torch.nn import functional as F  # noqa: E402
 
 TEMPERATURE = 0.1
 TRIPLET_MARGIN = 0.2  # in cosine distance

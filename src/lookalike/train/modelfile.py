@@ -39,10 +39,6 @@ class TrainingResult:
     config: dict[str, Any]
     notes: list[str] = field(default_factory=list)
 
-    @property
-    def improved(self) -> bool:
-        return self.after["mAP"] > self.before["mAP"]
-
     def to_dict(self) -> dict[str, Any]:
         return {"kind": self.kind, "path": str(self.path), "feature": self.feature, "before": self.before,
                 "after": self.after, "losses": self.losses, "near": self.config["near"], "far": self.config["far"],
@@ -74,7 +70,7 @@ def package(trained: Trained, heldout: Heldout, out: str | Path, seed: int, log:
     near, far = calibration.anchors(similarities, same)
     say("measuring invariance to turns and mirroring")
     invariance, measured = calibration.measure_invariance(trained.embed_images, heldout.original_images, near)
-    config = {
+    config: dict[str, Any] = {
         "kind": trained.kind,
         "dim": trained.dim,
         "input": trained.input,
@@ -118,11 +114,15 @@ def _provenance() -> dict[str, Any]:
 def _notes(result: TrainingResult) -> list[str]:
     """Plain statements about the result a user should not miss."""
     notes = []
-    if not result.improved:
+    after, before = result.after["mAP"], result.before["mAP"]
+    if after < before:
         notes.append(f"the {result.kind} model ranks worse than the pretrained embedding on the held-out images "
-                     f"(mAP {result.after['mAP']:.4f} vs {result.before['mAP']:.4f}): keep the pretrained embedding, "
-                     "or train on more images")
+                     f"(mAP {after:.4f} vs {before:.4f}): keep the pretrained embedding, or train on more images")
+    elif after == before:
+        notes.append(f"the {result.kind} model ranks the held-out images no better than the pretrained embedding "
+                     f"(mAP {after:.4f} both): it adds nothing here")
     measured = result.config["trained"]["invariance_measured"]
     notes.append(f"invariance: {result.config['invariance']} (5th-percentile similarity to the upright image: "
-                 f"mirrored {measured['mirror']:.3f}, turned {measured['dihedral']:.3f}; needed {measured['needed']:.3f})")
+                 f"mirrored {measured['mirror']:.3f}, turned {measured['dihedral']:.3f}; "
+                 f"needed {measured['needed']:.3f})")
     return notes

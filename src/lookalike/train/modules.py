@@ -8,15 +8,17 @@ from typing import Any
 from . import onnx_graph as g
 from .torch_support import require_torch
 
-torch = require_torch()
-nn = torch.nn
+require_torch()  # TorchMissing, with the extra to install, rather than an ImportError
+
+import torch  # noqa: E402
+from torch import nn  # noqa: E402
 
 
 class Residual(nn.Module):
     """x + body(x): a head that starts as the identity (its last layer zeroed) begins
     exactly at the backbone's embedding, so training can only move away from it on purpose."""
 
-    def __init__(self, *layers: nn.Module) -> None:
+    def __init__(self, *layers: Any) -> None:
         super().__init__()
         self.body = nn.Sequential(*layers)
 
@@ -31,7 +33,7 @@ class SignSplit(nn.Module):
         return torch.cat([torch.relu(x), torch.relu(-x)], dim=1)
 
 
-def to_layers(module: nn.Module) -> list[g.Layer]:
+def to_layers(module: Any) -> list[g.Layer]:
     """Translate a module tree made of Sequential, Linear, Conv2d, ReLU, Flatten,
     SignSplit and Residual into `onnx_graph` layers holding float32 numpy copies of the weights."""
     if isinstance(module, nn.Sequential):
@@ -43,10 +45,10 @@ def to_layers(module: nn.Module) -> list[g.Layer]:
     if isinstance(module, nn.Linear):
         return [g.Linear(_array(module.weight), _array(module.bias))]
     if isinstance(module, nn.Conv2d):
-        stride, padding = module.stride[0], module.padding[0]
-        if module.stride != (stride, stride) or module.padding != (padding, padding) or module.groups != 1:
-            raise TypeError(f"only square strides and padding without groups are exported: {module}")
-        return [g.Conv(_array(module.weight), _array(module.bias), stride, padding)]
+        padding, stride = module.padding, module.stride[0]
+        if isinstance(padding, str) or len(set(padding)) != 1 or len(set(module.stride)) != 1 or module.groups != 1:
+            raise TypeError(f"only square strides and numeric padding without groups are exported: {module}")
+        return [g.Conv(_array(module.weight), _array(module.bias), stride, padding[0])]
     if isinstance(module, nn.ReLU):
         return [g.Relu()]
     if isinstance(module, nn.Flatten):

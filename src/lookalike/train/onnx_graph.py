@@ -11,7 +11,7 @@ head and the autoencoder's encoder share every line of it.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Sequence, Union
+from typing import Any, Sequence, Union
 
 import numpy as np
 import onnx
@@ -83,7 +83,7 @@ class _Graph:
         self.initializers.append(numpy_helper.from_array(np.ascontiguousarray(array, dtype=np.float32), name))
         return name
 
-    def node(self, op: str, inputs: list[str], name: str, **attributes: object) -> str:
+    def node(self, op: str, inputs: list[str], name: str, **attributes: Any) -> str:
         self.nodes.append(helper.make_node(op, inputs, [name], name=name, **attributes))
         return name
 

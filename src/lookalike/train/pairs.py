@@ -45,8 +45,8 @@ class Batch:
 
 
 class TripletSampler:
-    """Draws batches of (anchor, positive, negative) views; an epoch visits every image
-    once as an anchor, in a new random order."""
+    """Draws batches of (anchor, positive, negative) views; an epoch visits every view of
+    every image once as an anchor, in a new random order."""
 
     def __init__(self, groups: np.ndarray, views: int, negatives: np.ndarray, rng: np.random.Generator) -> None:
         self.groups, self.views, self.negatives, self.rng = groups, views, negatives, rng
@@ -54,18 +54,18 @@ class TripletSampler:
         self.order = np.empty(0, dtype=np.int64)
 
     def steps_per_epoch(self, batch_size: int) -> int:
-        return max(1, -(-len(self.groups) // batch_size))
+        return max(1, -(-len(self.groups) * self.views // batch_size))
 
     def batch(self, size: int) -> Batch:
         if len(self.order) < size:
-            self.order = np.concatenate([self.order, self.rng.permutation(len(self.groups))])
-        images, self.order = self.order[:size], self.order[size:]
-        anchor_views = self.rng.integers(self.views, size=len(images))
+            self.order = np.concatenate([self.order, self.rng.permutation(len(self.groups) * self.views)])
+        anchors, self.order = self.order[:size], self.order[size:]
+        images, anchor_views = anchors // self.views, anchors % self.views
         positives = np.array([self._positive(int(i), int(v)) for i, v in zip(images, anchor_views)])
         negative_images = np.array([self._negative(int(i)) for i in images])
         negative_views = self.rng.integers(self.views, size=len(images))
         return Batch(
-            anchors=images * self.views + anchor_views,
+            anchors=anchors,
             positives=positives,
             negatives=negative_images * self.views + negative_views,
             anchor_groups=self.groups[images],

@@ -19,15 +19,19 @@ import numpy as np
 
 from ..evaluation import ranking_scores
 from ..features.base import similarity_matrix
-from ..rerank.texture import TextureClassifier, rescore_in_band, save_classifier
-from ..scoring import FAR_LEVEL, fuse
+from ..rerank.texture import (
+    DEFAULT_MIN_SCORE,
+    DEFAULT_WEIGHT,
+    TextureClassifier,
+    rescore_in_band,
+    save_classifier,
+)
+from ..scoring import fuse
 from ..store import Store
 from .data import holdout_split
 from .errors import NotEnoughData
 
 FEATURE = "lbp"
-DEFAULT_MIN_SCORE = FAR_LEVEL  # the band starts where unrelated images typically score
-DEFAULT_WEIGHT = 0.4
 RIDGE = 1.0  # L2 penalty on the weights, per image (as scikit-learn's C=1)
 
 
@@ -100,18 +104,21 @@ def train_texture(store: Store, options: TextureOptions = TextureOptions()) -> T
     ids, labels = _labelled(store)
     vectors = {s.name: store.vectors(s.name, ids) for s in store.specs}
     train, test = holdout_split(list(labels), options.holdout, options.seed, by="image")
-    heldout_model = fit_classifier(vectors[FEATURE][train], labels[train], spec.name, spec.version,
+    heldout_model = fit_classifier(vectors[FEATURE][train], list(labels[train]), spec.name, spec.version,
                                    options.min_score, options.weight, options.ridge)
     before, after, accuracy = compare_rankings(store, vectors, labels, train, test, heldout_model)
-    classifier = fit_classifier(vectors[FEATURE], labels, spec.name, spec.version, options.min_score,
+    classifier = fit_classifier(vectors[FEATURE], list(labels), spec.name, spec.version, options.min_score,
                                 options.weight, options.ridge)
     if options.save:
         save_classifier(store, classifier)
     return TextureResult(before, after, accuracy, classifier, len(ids), len(test))
 
 
+Ranking = dict[str, float]
+
+
 def compare_rankings(store: Store, vectors: dict[str, np.ndarray], labels: np.ndarray, train: np.ndarray,
-                     test: np.ndarray, classifier: TextureClassifier) -> tuple[dict[str, float], dict[str, float], float]:
+                     test: np.ndarray, classifier: TextureClassifier) -> tuple[Ranking, Ranking, float]:
     """Held-out images query the training images: ranking metrics of the first stage
     (fused scores) and of the texture stage on top, and the classifier's accuracy."""
     raw = {s.name: similarity_matrix(s, vectors[s.name][test], vectors[s.name][train]) for s in store.specs}

@@ -8,7 +8,6 @@ the extra raises `TorchMissing` (a LookalikeError) instead of a bare ImportError
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 from .errors import TorchMissing
@@ -33,8 +32,5 @@ def torch_available() -> bool:
 
 def seed_torch(seed: int) -> None:
     """Same seed, same weights: every random draw of a training run goes through this
-    seed (numpy draws use their own Generator seeded from the same number). Uses every
-    core; small models gain nothing from inter-op threads."""
-    torch = require_torch()
-    torch.manual_seed(seed)
-    torch.set_num_threads(os.cpu_count() or 1)
+    seed (numpy draws use their own Generator seeded from the same number)."""
+    require_torch().manual_seed(seed)

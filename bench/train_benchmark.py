@@ -1,0 +1,264 @@
+"""What `lookalike train` buys on real data: before/after tables for docs/training.md.
+
+    python -m bench.train_benchmark [--quick] [--data bench-data] [--docs docs]
+
+1. Fashion-MNIST, labels = the ten classes: train on images of the train split, measure
+   on images of the test split. Pretrained EfficientNet-Lite0 embedding alone, then the
+   siamese head trained with labels (each loss), then the autoencoder.
+2. Near-duplicates of real photos, no labels: wallpapers and OpenCV samples; a share of
+   the photos trains, the rest are measured with edited copies of them (lookalike.edits
+   plus turns by random angles): "the same" = a copy of the same photo.
+3. Look-alike textures: `lookalike train texture`'s held-out comparison, first stage (all
+   default features) against first stage + texture re-ranker, in a store per data set.
+
+Every number comes from lookalike's own evaluation code (`lookalike.evaluate`,
+`lookalike.evaluation`), the same split and seed every run. Not part of the unit tests;
+about 15 minutes on two CPU cores (--quick: a smoke run on small subsets). Rewrites
+the block between the benchmark markers of DOCS/training.md and keeps raw numbers and the
+trained model files under DATA/results/training/.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import tempfile
+import time
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timezone
+from functools import partial
+from pathlib import Path
+from typing import Any, Callable
+
+from lookalike import Collection, Settings
+from lookalike.train.autoencoder import AutoencoderOptions, train_autoencoder
+from lookalike.train.data import ImageSet, from_images, holdout_split
+from lookalike.train.heldout import build_heldout
+from lookalike.train.losses import LOSSES
+from lookalike.train.modelfile import TrainingResult
+from lookalike.train.report import comparison_rows, markdown_table
+from lookalike.train.siamese import SiameseOptions, train_siamese, view_bank
+from lookalike.train.texture import TextureOptions, train_texture
+
+from . import data, train_data
+
+START, END = "<!-- train-benchmark:start -->", "<!-- train-benchmark:end -->"
+SEED = 0
+PRETRAINED = "pretrained effnet_lite0"
+
+
+@dataclass(frozen=True)
+class Plan:
+    fashion_train: int
+    fashion_test: int
+    fashion_siamese: SiameseOptions
+    fashion_autoencoder: AutoencoderOptions
+    photo_holdout: float
+    photo_copies: int
+    photo_siamese: SiameseOptions
+    photo_autoencoder: AutoencoderOptions
+
+
+FULL = Plan(
+    fashion_train=2000, fashion_test=2000,
+    fashion_siamese=SiameseOptions(views=2, epochs=15),
+    fashion_autoencoder=AutoencoderOptions(side=32, epochs=15, views=1),
+    photo_holdout=0.35, photo_copies=8,
+    photo_siamese=SiameseOptions(views=16, epochs=30),
+    photo_autoencoder=AutoencoderOptions(side=64, epochs=30, views=8),
+)
+QUICK = Plan(
+    fashion_train=200, fashion_test=200,
+    fashion_siamese=SiameseOptions(views=1, epochs=3),
+    fashion_autoencoder=AutoencoderOptions(side=32, epochs=2, views=0),
+    photo_holdout=0.35, photo_copies=3,
+    photo_siamese=SiameseOptions(views=3, epochs=3),
+    photo_autoencoder=AutoencoderOptions(side=32, epochs=2, views=1),
+)
+
+
+@dataclass
+class Section:
+    """One data set's results: columns of metrics, and what else to say about them."""
+
+    title: str
+    description: str
+    columns: dict[str, dict[str, float]] = field(default_factory=dict)
+    seconds: dict[str, float] = field(default_factory=dict)
+    models: list[TrainingResult] = field(default_factory=list)
+    lines: list[str] = field(default_factory=list)
+
+    def markdown(self) -> str:
+        header, rows = comparison_rows(self.columns, change=False)
+        parts = [f"### {self.title}", "", self.description, "", markdown_table(header, rows), ""]
+        if self.seconds:
+            parts += ["Training time: " + ", ".join(f"{name} {seconds:.0f} s" for name, seconds in self.seconds.items())
+                      + ".", ""]
+        if self.models:
+            model_rows = [model_row(model) for model in self.models]
+            parts += [markdown_table(["model file", "dim", "near", "far", "invariance", "P(same) scale, bias",
+                                      "loss first -> last epoch"], model_rows), ""]
+        return "\n".join(parts + self.lines)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"columns": self.columns, "seconds": self.seconds,
+                "models": [m.to_dict() for m in self.models]}
+
+
+def model_row(model: TrainingResult) -> list[str]:
+    config, head = model.config, model.config["probability"]
+    return [model_label(model), str(config["dim"]), f"{config['near']:.3f}", f"{config['far']:.3f}",
+            config["invariance"], f"{head['scale']:.1f}, {head['bias']:.1f}",
+            f"{model.losses[0]:.3f} -> {model.losses[-1]:.3f}"]
+
+
+def model_label(result: TrainingResult) -> str:
+    options = result.config["trained"]["options"]
+    return f"siamese ({options['loss']})" if result.kind == "siamese" else "autoencoder"
+
+
+def timed(run: Callable[[], Any]) -> tuple[Any, float]:
+    started = time.perf_counter()
+    return run(), time.perf_counter() - started
+
+
+def log(message: str) -> None:
+    print(f"[{datetime.now():%H:%M:%S}] {message}", flush=True)
+
+
+def train_all(section: Section, train: ImageSet, heldout: ImageSet, siamese: SiameseOptions,
+              autoencoder: AutoencoderOptions, copies: int, models: Path) -> None:
+    """Pretrained, siamese with every loss, autoencoder: one column each."""
+    held, seconds = timed(lambda: build_heldout(heldout, copies, SEED, log))
+    bank, bank_seconds = timed(lambda: view_bank(train, siamese, log))
+    section.seconds["backbone embeddings of the training views (shared by the siamese runs)"] = bank_seconds
+    for loss in LOSSES:
+        out, options = models / f"siamese-{loss}.lookalike", replace(siamese, loss=loss)
+        result, seconds = timed(partial(train_siamese, train, held, out, options, log, bank=bank))
+        section.columns.setdefault(PRETRAINED, result.before)
+        section.columns[model_label(result)] = result.after
+        section.seconds[model_label(result)] = seconds
+        section.models.append(result)
+    result, seconds = timed(partial(train_autoencoder, train, held, models / "autoencoder.lookalike", autoencoder, log))
+    section.columns[model_label(result)] = result.after
+    section.seconds["autoencoder"] = seconds
+    section.models.append(result)
+
+
+def fashion_section(plan: Plan, results: Path) -> Section:
+    train = train_data.fashion("train", plan.fashion_train)
+    test = train_data.fashion("test", plan.fashion_test)
+    section = Section(
+        "Fashion-MNIST (labelled: same class = the same)",
+        f"Train on {len(train)} images of the train split ({len(train) // 10} per class), measure on {len(test)} "
+        f"images of the test split: every test image queries the other test images. Siamese: "
+        f"`--label-from`, {plan.fashion_siamese.views} augmented views per image, {plan.fashion_siamese.epochs} "
+        f"epochs; autoencoder: {plan.fashion_autoencoder.side} x {plan.fashion_autoencoder.side} pixels, "
+        f"{plan.fashion_autoencoder.epochs} epochs.",
+    )
+    train_all(section, train, test, plan.fashion_siamese, plan.fashion_autoencoder, 0, results / "fashion")
+    return section
+
+
+def photos_section(plan: Plan, results: Path) -> Section:
+    names, images = train_data.photos()
+    everything = from_images(images)
+    train_rows, test_rows = holdout_split([None] * len(images), plan.photo_holdout, SEED, by="image")
+    train, test = everything.subset(train_rows), everything.subset(test_rows)
+    section = Section(
+        "Near-duplicates of real photos (no labels: the same = an edited copy)",
+        f"{len(images)} photos (Plasma and MATE wallpapers, OpenCV samples); {len(train)} train without labels "
+        f"(positives: augmented views, {plan.photo_siamese.views} per photo, any rotation included), {len(test)} are "
+        f"held out with {plan.photo_copies} edited copies each (named edits of `lookalike.edits` and turns by a "
+        f"random angle); every held-out image queries the others. Held out: "
+        + ", ".join(sorted(names[row] for row in test_rows)) + ".",
+    )
+    train_all(section, train, test, plan.photo_siamese, plan.photo_autoencoder, plan.photo_copies,
+              results / "photos")
+    return section
+
+
+def texture_section(data_dir: Path, quick: bool) -> Section:
+    section = Section(
+        "Look-alike textures: the texture re-ranker",
+        "Each set is indexed with the default features (hashes, colour, LBP, EfficientNet-Lite0) and "
+        "`lookalike train texture` measures it: a quarter of each label's images is held out and queries the "
+        "rest, ranked by the first stage alone and with `--rerank texture` (the classifier fitted on the rest "
+        "only). Texture patches: nine textures from real photos, every third patch turned by 30-90 degrees; "
+        "grey: the same patches, grey with equalised histograms; tea heaps: generated heaps of six teas "
+        "that differ only in leaf size, thickness and density.",
+    )
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="lookalike-train-bench-") as scratch:
+        for name, folder in train_data.texture_folders(data_dir, quick).items():
+            with Collection(settings=Settings(db=Path(scratch) / f"{folder.name}.db")) as collection:
+                collection.index([folder], label_from="folder")
+                result = train_texture(collection.store, TextureOptions(seed=SEED, save=False))
+            section.columns[f"{name}: first stage"] = result.before
+            section.columns[f"{name}: + texture"] = result.after
+            rows.append([name, str(result.images), str(len(result.classifier.classes)), str(result.heldout),
+                         f"{result.accuracy:.3f}"])
+    section.lines = [markdown_table(["set", "images", "labels", "held-out queries", "classifier accuracy"], rows), ""]
+    return section
+
+
+def machine_line() -> str:
+    import numpy
+    import onnxruntime
+    import torch
+
+    import lookalike
+
+    return (f"lookalike {lookalike.__version__}, Python {platform.python_version()}, numpy {numpy.__version__}, "
+            f"onnxruntime {onnxruntime.__version__}, torch {torch.__version__}; {os.cpu_count()} CPU cores, "
+            f"{platform.machine()}, no GPU")
+
+
+def write_docs(docs: Path, block: str) -> Path:
+    """Replace the benchmark block of DOCS/training.md (append it if the markers are missing)."""
+    path = docs / "training.md"
+    text = path.read_text() if path.exists() else "# Training\n"
+    generated = f"{START}\n{block.rstrip()}\n{END}"
+    if START in text and END in text:
+        text = text[: text.index(START)] + generated + text[text.index(END) + len(END):]
+    else:
+        text = text.rstrip() + "\n\n" + generated + "\n"
+    docs.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    return path
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="small subsets, for a smoke run")
+    parser.add_argument("--data", type=Path, default=Path("bench-data"))
+    parser.add_argument("--docs", type=Path, default=Path("docs"))
+    args = parser.parse_args(argv)
+    plan = QUICK if args.quick else FULL
+    data.ensure_packages()  # the Debian packages the images come from (installs them as root)
+    results = args.data / "results" / "training"
+    started = time.perf_counter()
+    sections = [fashion_section(plan, results), photos_section(plan, results), texture_section(args.data, args.quick)]
+    minutes = (time.perf_counter() - started) / 60
+    results.mkdir(parents=True, exist_ok=True)
+    (results / "training.json").write_text(json.dumps({s.title: s.to_dict() for s in sections}, indent=1))
+    header = [
+        "## Benchmark",
+        "",
+        "Generated by `python -m bench.train_benchmark`; do not edit by hand: rerun it.",
+        "",
+        f"- Run: {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, {minutes:.0f} minutes"
+        + (" (quick mode: small subsets, not comparable)" if args.quick else ""),
+        f"- Machine: {machine_line()}",
+        "- Metrics: mAP and precision/recall@k of ranking every other held-out image, best F1 of the same/different "
+        "verdict over all thresholds (`lookalike evaluate`'s definitions).",
+        "",
+    ]
+    path = write_docs(args.docs, "\n".join(header + [section.markdown() for section in sections]))
+    print(f"wrote {path}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,223 @@
+"""Keypoint verification (`lookalike.verify`) and the `keypoints` re-ranking stage, on real
+photos: heavy crops and pastes of the demo gallery, real second views from OpenCV's sample
+data (Debian/Ubuntu package opencv-doc), unrelated photos, determinism."""
+
+from __future__ import annotations
+
+import itertools
+import random
+import shutil
+from dataclasses import asdict
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+pytest.importorskip("cv2", reason="keypoint verification needs opencv-python-headless")
+
+from lookalike import Collection, Settings  # noqa: E402
+from lookalike import verify as V  # noqa: E402
+from lookalike.demo import sample_image  # noqa: E402
+from lookalike.edits import crop  # noqa: E402
+from lookalike.rerank import keypoints as K  # noqa: E402
+
+OPENCV_DATA = Path("/usr/share/doc/opencv-doc/examples/data")
+# (query: a second photograph, stored: the first), each a real change of viewpoint.
+VIEW_PAIRS = [("graf3.png", "graf1.png"), ("box_in_scene.png", "box.png"), ("leuvenB.jpg", "leuvenA.jpg")]
+KEYPOINTS = ["keypoints"]
+CROP_PHOTOS = ("astronaut", "camera", "chelsea", "coffee", "coins", "rocket")
+UNRELATED = ("astronaut", "camera", "chelsea", "coffee", "coins", "rocket", "hubble_deep_field", "retina",
+             "immunohistochemistry", "moon", "page", "horse", "brick", "grass", "gravel", "text", "motorcycle_left")
+
+
+def opencv_sample(name: str) -> Path:
+    path = OPENCV_DATA / name
+    if not path.is_file():
+        pytest.skip(f"OpenCV's sample photos are not installed ({path} missing: apt install opencv-doc)")
+    return path
+
+
+@pytest.fixture(autouse=True)
+def fresh_memory_cache() -> None:
+    """Every test starts with an empty in-memory feature cache (the files of the session's
+    private LOOKALIKE_CACHE_DIR stay)."""
+    V.CACHE.clear()
+
+
+@pytest.fixture(scope="module")
+def views_collection(tmp_path_factory: pytest.TempPathFactory, gallery: Path) -> Collection:
+    """The demo gallery plus the stored view of each OpenCV viewpoint pair, every default feature."""
+    if not OPENCV_DATA.is_dir():
+        pytest.skip(f"OpenCV's sample photos are not installed ({OPENCV_DATA} missing: apt install opencv-doc)")
+    folder = tmp_path_factory.mktemp("views-gallery")
+    for path in gallery.iterdir():
+        shutil.copyfile(path, folder / path.name)
+    for _, stored in VIEW_PAIRS:
+        shutil.copyfile(opencv_sample(stored), folder / stored)
+    collection = Collection(tmp_path_factory.mktemp("views") / "views.db")
+    collection.index([folder], label_from="prefix")
+    yield collection
+    collection.close()
+
+
+def save_query(image: Image.Image, folder: Path, name: str) -> Path:
+    path = folder / f"{name}.jpg"
+    image.save(path, "JPEG", quality=95)
+    return path
+
+
+# --- (1) heavy crops of real photos ------------------------------------------------------------
+
+CROPS = {
+    "half-area-off-centre": crop(0.5**0.5, (0.9, 0.15)),
+    "30%-area": None,  # placed at a seeded random position per photo
+}
+
+
+@pytest.mark.parametrize("kind", list(CROPS))
+@pytest.mark.parametrize("photo", CROP_PHOTOS)
+def test_heavy_crop_found_at_rank_1_as_near_duplicate(
+    full_collection: Collection, tmp_path: Path, photo: str, kind: str
+) -> None:
+    cut = CROPS[kind] or crop(0.3**0.5, (random.Random(photo).random(), random.Random(photo[::-1]).random()))
+    query = save_query(cut(sample_image(photo)), tmp_path, f"{photo}-{kind}")
+    best, *_ = full_collection.search(query, k=5, rerank=KEYPOINTS)
+    assert best.image.label == photo, (best.image.path, best.score, best.tier)
+    assert best.tier == "near-duplicate"
+    assert best.evidence[K.EVIDENCE_INLIERS] >= V.NEAR_DUPLICATE_MIN_INLIERS
+    assert best.score >= K.NEAR_DUPLICATE_SCORES[0]
+    # the region the crop came from, in the stored image
+    assert best.evidence[K.EVIDENCE_COVERAGE] < 0.75 and best.evidence[K.EVIDENCE_QUERY_COVERAGE] > 0.1
+    assert "keypoints agree" in (K.explain(best) or "")
+
+
+def test_crop_region_is_located(full_collection: Collection, tmp_path: Path) -> None:
+    """The bottom-right quarter of the cat: the verified region is that quarter."""
+    query = save_query(crop(0.5, (1.0, 1.0))(sample_image("chelsea")), tmp_path, "chelsea-quarter")
+    best, *_ = full_collection.search(query, k=3, rerank=KEYPOINTS)
+    assert best.image.label == "chelsea" and best.tier == "near-duplicate"
+    left, top, right, bottom = (best.evidence[name] for name in K.EVIDENCE_REGION)
+    assert left >= 0.45 and top >= 0.45 and right > 0.9 and bottom > 0.9, (left, top, right, bottom)
+
+
+def test_mirrored_crop_is_verified_against_the_mirrored_query(full_collection: Collection, tmp_path: Path) -> None:
+    mirrored = crop(0.75, (0.2, 0.4))(sample_image("coffee")).transpose(Image.Transpose.FLIP_LEFT_RIGHT)
+    best, *_ = full_collection.search(save_query(mirrored, tmp_path, "coffee-mirrored-crop"), k=3, rerank=KEYPOINTS)
+    assert best.image.label == "coffee" and best.tier == "near-duplicate"
+    assert best.evidence[K.EVIDENCE_INLIERS] >= 50
+
+
+# --- (2) the same object from another viewpoint -------------------------------------------------
+
+@pytest.mark.parametrize(("query", "stored"), VIEW_PAIRS)
+def test_other_view_found_at_rank_1_as_same_object(views_collection: Collection, query: str, stored: str) -> None:
+    matches = views_collection.search(opencv_sample(query), k=5, rerank=KEYPOINTS)
+    best = matches[0]
+    assert Path(best.image.path).name == stored, [(Path(m.image.path).name, m.tier, round(m.score, 3)) for m in matches]
+    assert best.tier == "same-object"
+    assert best.evidence[K.EVIDENCE_INLIERS] >= V.SAME_OBJECT_MIN_INLIERS
+    assert all(m.tier != "same-object" for m in matches[1:])
+
+
+def test_viewpoint_pair_verification_explains_itself() -> None:
+    first, second = (Image.open(opencv_sample(name)) for name in ("graf1.png", "graf3.png"))
+    result = V.verify_images(second, first)
+    assert result.kind == "same-object"
+    assert result.inliers >= 100 and result.perspective > 5.0
+    assert "keypoints agree under one homography" in result.reason and "another view" in result.reason
+    data = result.to_dict(max_pairs=10)
+    assert data["kind"] == "same-object" and len(data["pairs"]) == 10
+    (qx, qy), (cx, cy) = data["pairs"][0]
+    assert 0 <= qx < second.width and 0 <= qy < second.height and 0 <= cx < first.width and 0 <= cy < first.height
+
+
+# --- (3) unrelated photos ----------------------------------------------------------------------
+
+def test_unrelated_photos_are_not_verified() -> None:
+    features = {name: V.extract_features(sample_image(name)) for name in UNRELATED}
+    results = {(a, b): V.verify(features[a], features[b]) for a, b in itertools.permutations(UNRELATED, 2)}
+    verified = {pair: (r.kind, r.inliers) for pair, r in results.items() if r.kind is not None}
+    assert not verified
+    assert max(r.inliers for r in results.values()) < V.NEAR_DUPLICATE_MIN_INLIERS
+
+
+def test_unrelated_opencv_photos_are_not_verified() -> None:
+    names = ("graf1.png", "box_in_scene.png", "leuvenA.jpg", "aloeL.jpg", "messi5.jpg", "home.jpg", "fruits.jpg",
+             "baboon.jpg", "building.jpg", "starry_night.jpg")
+    features = {name: V.extract_features(Image.open(opencv_sample(name))) for name in names}
+    kinds = {(a, b): V.verify(features[a], features[b]).kind for a, b in itertools.combinations(names, 2)}
+    assert set(kinds.values()) == {None}, {pair: kind for pair, kind in kinds.items() if kind}
+
+
+# --- (4) a picture pasted into another ---------------------------------------------------------
+
+def test_picture_pasted_into_another_is_found_as_near_duplicate(full_collection: Collection, tmp_path: Path) -> None:
+    """A third of the camera man pasted onto a photo that is not in the collection."""
+    background = sample_image("clock")  # scikit-image's photo of a wall clock; not in the gallery
+    background = background.resize((background.width * 2, background.height * 2), Image.Resampling.BICUBIC)
+    piece = crop(0.58, (0.5, 0.4))(sample_image("camera"))
+    piece = piece.resize((round(background.width * 0.4), round(background.width * 0.4 * piece.height / piece.width)))
+    composite = background.copy()
+    composite.paste(piece, (background.width - piece.width - 20, 30))
+    query = tmp_path / "camera-on-clock.png"
+    composite.save(query)
+    matches = full_collection.search(query, k=3, rerank=KEYPOINTS)
+    best = matches[0]
+    assert best.image.label == "camera" and best.tier == "near-duplicate", [(m.image.path, m.tier) for m in matches]
+    assert best.evidence[K.EVIDENCE_QUERY_COVERAGE] < 0.3  # only part of the query is the camera man
+    left, top, right, bottom = (best.evidence[name] for name in K.EVIDENCE_REGION)
+    assert 0.1 < left < right < 0.9 and 0.1 < top < bottom < 0.9  # the middle of the stored photo
+
+
+# --- (5) determinism, cache, robustness --------------------------------------------------------
+
+def test_search_with_keypoints_is_deterministic(
+    full_collection: Collection, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    query = save_query(crop(0.55, (0.1, 0.8))(sample_image("astronaut")), tmp_path, "astronaut-crop")
+
+    def run() -> list[tuple[str, float, str, dict[str, float]]]:
+        V.CACHE.clear()
+        return [(m.image.path, m.score, m.tier, m.evidence) for m in full_collection.search(query, k=8, rerank=KEYPOINTS)]
+
+    monkeypatch.setenv("LOOKALIKE_CACHE_DIR", str(tmp_path / "cache-1"))
+    first = run()
+    monkeypatch.setenv("LOOKALIKE_CACHE_DIR", str(tmp_path / "cache-2"))
+    assert run() == first
+    assert run() == first  # now from the cache files
+    image, other = sample_image("chelsea"), crop(0.6, (0.3, 0.3))(sample_image("chelsea"))
+    results = [asdict(V.verify(V.extract_features(other), V.extract_features(image))) for _ in range(3)]
+    assert results[0] == results[1] == results[2]
+
+
+def test_features_survive_the_cache_files(tmp_path: Path) -> None:
+    features = V.extract_features(sample_image("coins"))
+    assert len(features) > 100 and features.points.max(axis=0)[0] < features.width
+    again = V.LocalFeatures.from_bytes(features.to_bytes())
+    assert (again.points == features.points).all() and (again.descriptors == features.descriptors).all()
+    key = V.feature_key("ab" * 32)
+    V.FeatureCache(directory=tmp_path).put(key, features, persistent=True)
+    reread = V.FeatureCache(directory=tmp_path).get(key, persistent=True)
+    assert reread is not None and (reread.descriptors == features.descriptors).all()
+    (tmp_path / f"{key}.kp").write_bytes(b"LKKP{damaged")
+    assert V.FeatureCache(directory=tmp_path).get(key, persistent=True) is None
+
+
+def test_candidate_whose_file_is_gone_keeps_its_first_stage_result(
+    gallery: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("LOOKALIKE_CACHE_DIR", str(tmp_path / "cache"))  # nothing described before
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for name in ("coffee.png", "chelsea.png", "rocket.png"):
+        shutil.copyfile(gallery / name, folder / name)
+    settings = Settings(db=tmp_path / "gone.db", features=("ahash", "dhash", "phash", "whash", "color", "lbp"))
+    query = save_query(crop(0.8)(sample_image("coffee")), tmp_path, "coffee-crop")
+    with Collection(settings=settings) as collection:
+        collection.index([folder], label_from="prefix")
+        before = {m.image.label: m for m in collection.search(query, k=3)}
+        (folder / "coffee.png").unlink()
+        after = {m.image.label: m for m in collection.search(query, k=3, rerank=KEYPOINTS)}
+    assert after["coffee"].score == before["coffee"].score and after["coffee"].tier == before["coffee"].tier
+    assert K.EVIDENCE_INLIERS not in after["coffee"].evidence
+    assert all(m.tier != "near-duplicate" or m.image.label == "coffee" for m in after.values())
