@@ -5,14 +5,14 @@ BIN := $(VENV)/bin
 DEMO := demo-data
 LOOKALIKE := $(BIN)/lookalike --db $(DEMO)/lookalike.db
 
-.PHONY: demo test bench install browser clean
+.PHONY: demo test bench bench-train install browser test-data clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
 $(VENV)/.installed: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/python -m pip install --quiet -e '.[test,train]'
 	touch $@
 
 install: $(VENV)/.installed
@@ -32,18 +32,35 @@ browser:
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null; \
 	  else echo "browser tests will be skipped: install Debian's chromium (sudo apt-get install chromium)"; fi; }
 
-test: install browser
+# Real images from Debian packages: opencv-doc's same-object pairs for the keypoint tests,
+# wallpapers, clip art and Fashion-MNIST for the benchmark code's own tests. Installed here
+# when we are root; otherwise those tests are skipped with the apt-get line to run.
+TEST_PACKAGES := opencv-doc mate-backgrounds plasma-workspace-wallpapers openclipart-png tuxpaint-stamps-default dataset-fashion-mnist
+test-data:
+	@missing=$$(for p in $(TEST_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	  else echo "tests on real photos will be skipped: sudo apt-get install --no-install-recommends" $$missing; fi; \
+	fi
+
+test: $(VENV)/.bench-installed browser test-data
 	$(BIN)/python -m pytest -q
 
 # Long: prepares real data sets from Debian packages (installed when we are root), measures
 # lookalike and its peers, and rewrites docs/benchmarks.md. Not part of `make test`.
 $(VENV)/.bench-installed: $(VENV)/.installed
-	$(BIN)/python -m pip install --quiet -e '.[test,bench]'
+	$(BIN)/python -m pip install --quiet -e '.[test,train,bench]'
 	$(BIN)/python -m pip install --quiet --no-deps imagededup
 	touch $@
 
 bench: $(VENV)/.bench-installed
 	$(BIN)/python -m bench.run
+
+# Long: trains siamese / autoencoder / texture models on Fashion-MNIST and real photos and
+# rewrites the before/after table in docs/training.md.
+bench-train: $(VENV)/.bench-installed
+	$(BIN)/python -m bench.train_benchmark
 
 clean:
 	rm -rf $(VENV) $(DEMO) .pytest_cache
