@@ -11,8 +11,16 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
+# The demo needs the package alone; the tests also exercise training (torch, CPU build) and
+# the benchmark code with its peers (imagededup with --no-deps: its hashing needs none of its
+# torch dependencies).
 $(VENV)/.installed: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e '.[test,train]'
+	$(BIN)/python -m pip install --quiet -e .
+	touch $@
+
+$(VENV)/.test-installed: $(VENV)/.installed
+	$(BIN)/python -m pip install --quiet -e '.[test,train,bench]'
+	$(BIN)/python -m pip install --quiet --no-deps imagededup
 	touch $@
 
 install: $(VENV)/.installed
@@ -44,22 +52,17 @@ test-data:
 	  else echo "tests on real photos will be skipped: sudo apt-get install --no-install-recommends" $$missing; fi; \
 	fi
 
-test: $(VENV)/.bench-installed browser test-data
+test: $(VENV)/.test-installed browser test-data
 	$(BIN)/python -m pytest -q
 
 # Long: prepares real data sets from Debian packages (installed when we are root), measures
 # lookalike and its peers, and rewrites docs/benchmarks.md. Not part of `make test`.
-$(VENV)/.bench-installed: $(VENV)/.installed
-	$(BIN)/python -m pip install --quiet -e '.[test,train,bench]'
-	$(BIN)/python -m pip install --quiet --no-deps imagededup
-	touch $@
-
-bench: $(VENV)/.bench-installed
+bench: $(VENV)/.test-installed test-data
 	$(BIN)/python -m bench.run
 
 # Long: trains siamese / autoencoder / texture models on Fashion-MNIST and real photos and
 # rewrites the before/after table in docs/training.md.
-bench-train: $(VENV)/.bench-installed
+bench-train: $(VENV)/.test-installed test-data
 	$(BIN)/python -m bench.train_benchmark
 
 clean:
