@@ -1,47 +1,39 @@
 """`make bench`: every benchmark in one run, written to docs/benchmarks.md.
 
-    python -m bench.run [--quick] [--data bench-data] [--docs docs]
+    python -m bench.run [--quick] [--only quality|speed] [--data bench-data] [--docs docs]
 
-Each part returns a Markdown section and keeps its raw numbers in DATA/results/*.json;
-this script only stamps the machine and assembles the page.
+Each part returns a Markdown section and keeps its raw numbers in DATA/results/*.json and
+its section in DATA/results/PART.md; this script only stamps the machine and assembles the
+page. `--only PART` measures that part again and keeps the other parts' last sections.
 """
 
 from __future__ import annotations
 
 import argparse
-import os
-import platform
 import time
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Callable
 
 from bench import quality, speed
+from bench.machine import machine_line
 
-
-def machine_line() -> str:
-    import numpy
-    import onnxruntime
-
-    import lookalike
-
-    return (
-        f"lookalike {lookalike.__version__}, Python {platform.python_version()}, numpy {numpy.__version__}, "
-        f"onnxruntime {onnxruntime.__version__}; {os.cpu_count()} CPU cores, {platform.machine()}, no GPU"
-    )
+PARTS: dict[str, Callable[..., str]] = {"quality": quality.run, "speed": speed.run}
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small subsets, for a smoke run")
+    parser.add_argument("--only", action="append", choices=list(PARTS),
+                        help="measure only this part (repeatable); the others keep their last section")
     parser.add_argument("--data", type=Path, default=Path("bench-data"))
     parser.add_argument("--docs", type=Path, default=Path("docs"))
     args = parser.parse_args(argv)
+    measured = args.only or list(PARTS)
     started = time.perf_counter()
-    sections = [
-        quality.run(args.data, args.docs, quick=args.quick),
-        speed.run(args.data, args.docs, quick=args.quick),
-    ]
+    sections = [part_section(name, args, name in measured) for name in PARTS]
     minutes = (time.perf_counter() - started) / 60
+    kept = [name for name in PARTS if name not in measured]
     header = [
         "# Benchmarks",
         "",
@@ -49,13 +41,27 @@ def main(argv: list[str] | None = None) -> None:
         "run. Do not edit by hand: rerun it.",
         "",
         f"- Run: {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, {minutes:.0f} minutes"
-        + (" (quick mode: small subsets, not comparable)" if args.quick else ""),
+        + (" (quick mode: small subsets, not comparable)" if args.quick else "")
+        + (f"; {', '.join(kept)} from its previous run (`--only {' --only '.join(measured)}`)" if kept else ""),
         f"- Machine: {machine_line()}",
         "",
     ]
     args.docs.mkdir(parents=True, exist_ok=True)
     (args.docs / "benchmarks.md").write_text("\n".join(header + sections) + "\n")
     print(f"wrote {args.docs / 'benchmarks.md'}")
+
+
+def part_section(name: str, args: argparse.Namespace, measure: bool) -> str:
+    """The part's section: measured now, else the one its last run kept."""
+    saved = args.data / "results" / f"{name}.md"
+    if measure:
+        section = PARTS[name](args.data, args.docs, quick=args.quick)
+        saved.parent.mkdir(parents=True, exist_ok=True)
+        saved.write_text(section)
+        return section
+    if saved.exists():
+        return saved.read_text()
+    return f"## {name.title()}\n\nNot measured yet: `python -m bench.run --only {name}`.\n"
 
 
 if __name__ == "__main__":

@@ -22,8 +22,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import tempfile
 import time
 from dataclasses import dataclass, field, replace
@@ -43,6 +41,7 @@ from lookalike.train.siamese import SiameseOptions, train_siamese, view_bank
 from lookalike.train.texture import TextureOptions, train_texture
 
 from . import data, train_data
+from .machine import machine_line
 
 START, END = "<!-- train-benchmark:start -->", "<!-- train-benchmark:end -->"
 SEED = 0
@@ -204,18 +203,6 @@ def texture_section(data_dir: Path, quick: bool) -> Section:
     return section
 
 
-def machine_line() -> str:
-    import numpy
-    import onnxruntime
-    import torch
-
-    import lookalike
-
-    return (f"lookalike {lookalike.__version__}, Python {platform.python_version()}, numpy {numpy.__version__}, "
-            f"onnxruntime {onnxruntime.__version__}, torch {torch.__version__}; {os.cpu_count()} CPU cores, "
-            f"{platform.machine()}, no GPU")
-
-
 def write_docs(docs: Path, block: str) -> Path:
     """Replace the benchmark block of DOCS/training.md (append it if the markers are missing)."""
     path = docs / "training.md"
@@ -251,7 +238,7 @@ def main(argv: list[str] | None = None) -> None:
         "",
         f"- Run: {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, {minutes:.0f} minutes"
         + (" (quick mode: small subsets, not comparable)" if args.quick else ""),
-        f"- Machine: {machine_line()}",
+        f"- Machine: {machine_line('torch')}",
         "- Metrics: mAP and precision/recall@k of ranking every other held-out image, best F1 of the same/different "
         "verdict over all thresholds (`lookalike evaluate`'s definitions).",
         "",
