@@ -221,3 +221,83 @@ def test_candidate_whose_file_is_gone_keeps_its_first_stage_result(
     assert after["coffee"].score == before["coffee"].score and after["coffee"].tier == before["coffee"].tier
     assert K.EVIDENCE_INLIERS not in after["coffee"].evidence
     assert all(m.tier != "near-duplicate" or m.image.label == "coffee" for m in after.values())
+
+
+# --- (6) compare, search --explain, indexing ------------------------------------------------------
+
+def test_compare_says_same_object_for_another_view_with_its_reason(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from lookalike.api import compare
+    from lookalike.cli import main
+
+    result = compare(opencv_sample("box_in_scene.png"), opencv_sample("box.png"))
+    assert (result.verdict, result.tier) == ("same-object", "same-object")
+    assert result.score >= K.SAME_OBJECT_SCORES[0]
+    found = result.explanation["keypoints"]
+    assert found["kind"] == "same-object" and found["inliers"] >= V.SAME_OBJECT_MIN_INLIERS
+    assert "another viewpoint" in found["reason"] and len(found["pairs"]) <= K.MAX_PAIRS_SHOWN
+    output = CliRunner().invoke(main, ["compare", str(opencv_sample("graf3.png")), str(opencv_sample("graf1.png"))])
+    assert output.exit_code == 3, output.output
+    assert output.output.startswith("same object (same-object)") and "another viewpoint" in output.output
+
+
+def test_compare_verifies_a_heavy_crop_as_the_same_picture(tmp_path: Path) -> None:
+    from lookalike.api import compare
+
+    photo = sample_image("coffee")
+    original = tmp_path / "coffee.png"
+    photo.save(original)
+    query = save_query(crop(0.3**0.5, (0.8, 0.2))(photo), tmp_path, "coffee-30pct")
+    without = compare(query, original, keypoints=False)
+    result = compare(query, original)
+    assert result.verdict == "same" and result.tier == "near-duplicate"
+    assert result.score >= max(without.score, K.NEAR_DUPLICATE_SCORES[0])
+    assert "keypoints agree under one similarity map" in result.explanation["keypoints"]["reason"]
+    unrelated = compare(query, opencv_sample("graf1.png"))
+    assert unrelated.verdict == "different" and unrelated.explanation["keypoints"]["kind"] is None
+
+
+def test_search_explain_and_json_carry_the_keypoint_evidence(
+    gallery: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """index --keypoints describes new images into the cache; search --explain prints the
+    reason, region and verified keypoints; --json carries the explanation; removing an image
+    deletes its cache files."""
+    import json
+
+    from click.testing import CliRunner
+
+    from lookalike.cli import main
+
+    monkeypatch.setenv("LOOKALIKE_CACHE_DIR", str(tmp_path / "cache"))
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for name in ("coffee.png", "chelsea.png", "rocket.png", "moon.png"):
+        shutil.copyfile(gallery / name, folder / name)
+    db = str(tmp_path / "explain.db")
+    runner = CliRunner()
+    indexed = runner.invoke(main, ["--db", db, "index", str(folder), "--keypoints"])
+    assert indexed.exit_code == 0, indexed.output
+    assert len(list((tmp_path / "cache").rglob("*.kp"))) == 4
+    query = save_query(crop(0.5, (0.9, 0.1))(sample_image("chelsea")), tmp_path, "chelsea-quarter")
+    V.CACHE.clear()
+    misses = V.CACHE.misses
+    shown = runner.invoke(main, ["--db", db, "search", str(query), "-k", "2", "--rerank", "keypoints", "--explain"])
+    assert shown.exit_code == 0, shown.output
+    assert "keypoints agree under one similarity map" in shown.output and "region of the stored image" in shown.output
+    assert "verified keypoints:" in shown.output
+    assert V.CACHE.disk_hits >= 1 and V.CACHE.misses - misses <= 2  # candidates came from the files index wrote
+    data = json.loads(runner.invoke(main, ["--db", db, "search", str(query), "-k", "1", "--rerank", "keypoints",
+                                           "--json"]).output)
+    assert data[0]["tier"] == "near-duplicate" and data[0]["explanation"]["keypoints"]["inliers"] >= 10
+    removed = runner.invoke(main, ["--db", db, "remove", str(folder / "chelsea.png")])
+    assert removed.exit_code == 0, removed.output
+    left = {path.stem for path in (tmp_path / "cache").rglob("*.kp")}
+    assert len(left) == 3 and hashlib_of(gallery / "chelsea.png") not in left
+
+
+def hashlib_of(path: Path) -> str:
+    import hashlib
+
+    return hashlib.sha256(path.read_bytes()).hexdigest()

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Iterator, Mapping, Sequence
 
 from .dedup import find_duplicates, neighbours
-from .features.registry import get_spec
+from .features.registry import get_spec, register_model_file
 from .indexing import ProgressCallback, index_files, index_folders, list_files, remove
 from .query import ImageSource
 from .errors import LookalikeError, NotInCollection
@@ -57,11 +57,15 @@ class Collection:
         prune: bool = False,
         shard: tuple[int, int] | None = None,
         on_progress: ProgressCallback | None = None,
+        keypoints: bool | None = None,
     ) -> IndexReport:
         """Index every image below `roots`, skipping files indexed before and unchanged.
-        `shard=(i, n)`: index only the i-th of n shares (n processes filling one store)."""
+        `shard=(i, n)`: index only the i-th of n shares (n processes filling one store).
+        `keypoints`: also describe new images' local features for `rerank=["keypoints"]`
+        (default: when the settings enable that stage)."""
         return index_folders(
-            self.store, roots, label_from=label_from, prune=prune, shard=shard, on_progress=on_progress
+            self.store, roots, label_from=label_from, prune=prune, shard=shard, on_progress=on_progress,
+            keypoints=keypoints,
         )
 
     def files_below(self, roots: Sequence[str | Path], shard: tuple[int, int] | None = None) -> int:
@@ -143,7 +147,13 @@ class Collection:
         )
 
 
-def compare(first: ImageSource, second: ImageSource, settings: Settings | None = None) -> Comparison:
-    """Compare two images without a collection."""
+def compare(first: ImageSource, second: ImageSource, settings: Settings | None = None, *,
+            keypoints: bool = True) -> Comparison:
+    """Compare two images without a collection; `settings.model` (a model file from
+    `lookalike train`) adds its learned feature and, if calibrated, P(same). `keypoints`:
+    verify with local features (crops, pastes, the same object from another angle)."""
     settings = settings or Settings()
-    return compare_images(settings, first, second, [get_spec(name) for name in settings.features])
+    specs = [get_spec(name) for name in settings.features]
+    if settings.model is not None:
+        specs.append(register_model_file(settings.model))
+    return compare_images(settings, first, second, specs, keypoints=keypoints)

@@ -1,7 +1,8 @@
 """The `lookalike` command: parse, call the Python API, print. Tables for people, --json for scripts.
 
 Exit codes: 0 success; 1 error; 2 usage error; 3 `index`/`add` finished but skipped files.
-`compare` follows cmp(1): 0 same, 1 different, 2 trouble.
+`compare` follows cmp(1): 0 same, 1 different, 2 trouble; and 3 for the same object
+photographed again (not the same picture, but the same thing).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from .errors import LookalikeError
 from .evaluate import EvaluationReport
 from .plots import draw_examples, draw_precision_recall
 from .features.registry import all_specs
-from .records import IndexReport
+from .records import IndexReport, Match
 from .settings import DEFAULT_DB, Settings
 
 EXIT_PARTIAL = 3
@@ -93,10 +94,12 @@ def main(ctx: click.Context, db: Path, store: str | None) -> None:
               help="A model file from `lookalike train`: a new store adds its learned feature.")
 @click.option("--shard", callback=lambda ctx, param, value: _parse_shard(value),
               help="I/N: index only the I-th of N shares of the files (N processes, one store).")
+@click.option("--keypoints", is_flag=True, help="Also describe new images' keypoints now (about 75 KB each in the "
+              "cache), so `search --rerank keypoints` never decodes a stored image.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @click.pass_context
 def index(ctx: click.Context, roots: tuple[Path, ...], label_from: str | None, prune: bool, model: Path | None,
-          shard: tuple[int, int] | None, as_json: bool) -> None:
+          shard: tuple[int, int] | None, keypoints: bool, as_json: bool) -> None:
     """Index every image below ROOTS (folders or files); re-runs skip unchanged files.
 
     \b
@@ -105,7 +108,8 @@ def index(ctx: click.Context, roots: tuple[Path, ...], label_from: str | None, p
     with _open(ctx, model) as collection:
         total = collection.files_below(roots, shard)
         with click.progressbar(length=total, label="indexing", file=sys.stderr, hidden=as_json) as bar:
-            report = collection.index(roots, label_from=label_from, prune=prune, shard=shard, on_progress=bar.update)
+            report = collection.index(roots, label_from=label_from, prune=prune, shard=shard, on_progress=bar.update,
+                                      keypoints=keypoints or None)
     _print_report(ctx, report, as_json)
 
 
@@ -156,16 +160,20 @@ def remove_command(ctx: click.Context, keys: tuple[str, ...], as_json: bool) -> 
 @click.argument("image", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("-k", default=10, show_default=True, type=click.IntRange(1, 10_000), help="How many results.")
 @click.option("--min-score", default=0.0, show_default=True, type=click.FloatRange(0, 1))
-@click.option("--rerank", multiple=True, help="Second-stage re-ranker to run on the candidates (repeatable).")
+@click.option("--rerank", multiple=True, help="Second-stage re-ranker to run on the candidates (repeatable), "
+              "e.g. keypoints: verify crops, pastes and other views of the same object.")
+@click.option("--explain", is_flag=True, help="Say why each result matched: features, and with --rerank keypoints "
+              "the verified keypoints and the region of the stored image they cover.")
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_context
 def search_command(ctx: click.Context, image: Path, k: int, min_score: float, rerank: tuple[str, ...],
-                   as_json: bool) -> None:
+                   explain: bool, as_json: bool) -> None:
     """The stored images most like IMAGE, best first, each labelled exact,
-    near-duplicate or similar.
+    near-duplicate, same-object or similar.
 
     \b
     lookalike search query.jpg -k 5 --min-score 0.5
+    lookalike search crop.jpg --rerank keypoints --explain
     """
     with _open(ctx) as collection:
         matches = collection.search(image, k=k, min_score=min_score, rerank=rerank or None)
@@ -175,28 +183,68 @@ def search_command(ctx: click.Context, image: Path, k: int, min_score: float, re
     rows = [(i, f"{m.score:.3f}", m.tier, m.orientation, m.image.id, m.image.label or "", m.image.path)
             for i, m in enumerate(matches, start=1)]
     _table(rows, ("rank", "score", "tier", "query turned", "id", "label", "path"))
+    if explain:
+        for rank, match in enumerate(matches, start=1):
+            click.echo(f"\n{rank}. {match.image.path}")
+            for line in explanation_lines(match):
+                click.echo(f"   {line}")
+
+
+def explanation_lines(match: Match) -> list[str]:
+    """Why a match matched, in words: the strongest features, then keypoint evidence."""
+    features = {name: value for name, value in match.evidence.items() if not name.startswith("keypoint_")}
+    strongest = sorted(features.items(), key=lambda item: -item[1])[:4]
+    lines = ["features: " + ", ".join(f"{name} {value:.3f}" for name, value in strongest)]
+    found = (match.explanation or {}).get("keypoints")
+    if found:
+        lines.append(f"keypoints: {found['reason']}")
+        region = (found.get("region") or {}).get("candidate")
+        if region and found.get("kind"):
+            width, height = found["size"]["candidate"]
+            left, top, right, bottom = region
+            lines.append(f"region of the stored image: x {left:.0f}-{right:.0f}, y {top:.0f}-{bottom:.0f} "
+                         f"of {width}x{height} ({found['coverage']['candidate']:.0%} of its area)")
+        lines.append(f"verified keypoints: {found['inliers']} of {found['matches']} matched "
+                     f"({found['method']}, {found['keypoints']['query']}/{found['keypoints']['candidate']} found)")
+    return lines
 
 
 @main.command(name="compare")
 @click.argument("first", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.argument("second", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--model", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="A model file from `lookalike train`: add its learned feature (and P(same) if calibrated).")
+@click.option("--no-keypoints", is_flag=True, help="Global features only: skip keypoint verification.")
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_context
-def compare_command(ctx: click.Context, first: Path, second: Path, as_json: bool) -> None:
-    """Score two images; exit 0 if they are the same picture, 1 if different.
+def compare_command(ctx: click.Context, first: Path, second: Path, model: Path | None, no_keypoints: bool,
+                    as_json: bool) -> None:
+    """Score two images; exit 0 if they are the same picture (a copy, edit or crop), 3 if
+    they show the same object photographed again, 1 if different.
 
     \b
     lookalike compare original.jpg edited.jpg
+    lookalike compare cake-front.jpg cake-side.jpg
     """
-    result = compare(first, second, Settings().with_db(ctx.obj["db"]))
+    settings = replace(Settings().with_db(ctx.obj["db"]), model=model)
+    result = compare(first, second, settings, keypoints=not no_keypoints)
     if as_json:
         _emit_json(result.to_dict())
     else:
-        click.echo(f"{result.verdict} ({result.tier}): score {result.score:.3f}, threshold {result.threshold:.2f}, "
+        words = {"same": "same picture", "same-object": "same object", "different": "different"}[result.verdict]
+        click.echo(f"{words} ({result.tier}): score {result.score:.3f}, threshold {result.threshold:.2f}, "
                    f"first image {result.orientation}")
+        if result.probability is not None:
+            click.echo(f"  P(same)        {result.probability:.3f}")
         for name, value in result.evidence.items():
             click.echo(f"  {name:<14} {value:.3f}")
-    ctx.exit(0 if result.verdict == "same" else 1)
+        found = (result.explanation or {}).get("keypoints")
+        if found:
+            click.echo(f"  keypoints      {found['reason']}")
+    ctx.exit(EXIT_CODES[result.verdict])
+
+
+EXIT_CODES = {"same": 0, "different": 1, "same-object": 3}
 
 
 @main.command()
@@ -393,9 +441,11 @@ def features(as_json: bool) -> None:
 @click.option("--max-upload-mb", default=50, show_default=True, type=click.IntRange(1, 10_000), help="Bytes per uploaded file.")
 @click.option("--max-files", default=100, show_default=True, type=click.IntRange(1, 100_000), help="Files per upload request.")
 @click.option("--max-megapixels", default=100, show_default=True, type=click.IntRange(1, 10_000), help="Pixels per image.")
+@click.option("--rerank", multiple=True, help="Second-stage re-ranker for every search (repeatable), e.g. keypoints: "
+              "crops and other views verified, explained on the page with lines between matched points.")
 @click.pass_context
 def serve(ctx: click.Context, host: str, port: int, api_keys: tuple[str, ...], read_open: bool,
-          max_upload_mb: int, max_files: int, max_megapixels: int) -> None:
+          max_upload_mb: int, max_files: int, max_megapixels: int, rerank: tuple[str, ...]) -> None:
     """Serve the HTTP API (docs at /docs) and the web page over the store.
 
     \b
@@ -407,7 +457,7 @@ def serve(ctx: click.Context, host: str, port: int, api_keys: tuple[str, ...], r
 
     keys = frozenset(k.strip() for key in api_keys for k in key.split(",") if k.strip())
     config = ServerConfig(
-        settings=Settings(store=ctx.obj["store"]).with_db(ctx.obj["db"]),
+        settings=Settings(store=ctx.obj["store"], rerank=rerank).with_db(ctx.obj["db"]),
         api_keys=keys,
         read_open=read_open,
         max_file_bytes=max_upload_mb * 1024 * 1024,

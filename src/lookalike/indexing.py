@@ -20,11 +20,13 @@ from .decode import decode_image, read_bytes
 from .errors import DecodeError, NotInCollection
 from .features.base import needed_side
 from .features.registry import get_extractor
-from .records import IndexReport
+from .records import ImageRecord, IndexReport
 from .scan import FileRecord, label_for, scan
 from .store import NewImage, PathLink, Store
 
 ProgressCallback = Callable[[int], None]
+KEYPOINTS_STAGE = "keypoints"
+KEYPOINTS_MIN_SIDE = 360  # short side decoded for keypoint features (480-pixel working copies)
 
 
 def list_files(roots: Iterable[str | Path], shard: tuple[int, int] | None = None) -> list[FileRecord]:
@@ -56,11 +58,15 @@ def index_files(
     labels: Mapping[str, str | None] | None = None,
     names: Mapping[str, str] | None = None,
     on_progress: ProgressCallback | None = None,
+    keypoints: bool | None = None,
 ) -> IndexReport:
     """Index `files` into the store; see the module docstring. A file's label comes from
     `labels[path]`, else `label`, else `label_from`; its display name from `names[path]`,
-    else the file name. Saves the indexes at the end, also
-    when interrupted."""
+    else the file name. `keypoints` (default: when `Settings.rerank` has the keypoints
+    stage): describe new images' local features into the keypoint cache now, so searches
+    never decode a candidate. Saves the indexes at the end, also when interrupted."""
+    if keypoints is None:
+        keypoints = KEYPOINTS_STAGE in store.settings.rerank
     report = IndexReport()
     started = time.perf_counter()
     batch_size = store.settings.batch_size
@@ -68,7 +74,7 @@ def index_files(
         with store.writing():
             for start in range(0, len(files), batch_size):
                 batch = files[start : start + batch_size]
-                _index_batch(store, batch, _labeller(label_from, label, labels or {}), names or {}, report)
+                _index_batch(store, batch, _labeller(label_from, label, labels or {}), names or {}, report, keypoints)
                 if on_progress:
                     on_progress(len(batch))
     finally:
@@ -84,11 +90,12 @@ def index_folders(
     prune: bool = False,
     shard: tuple[int, int] | None = None,
     on_progress: ProgressCallback | None = None,
+    keypoints: bool | None = None,
 ) -> IndexReport:
     """Index every image below `roots`; with `prune`, forget files under them that are gone;
     with `shard=(i, n)`, only this process's share (see `in_shard`)."""
     files = list_files(roots, shard)
-    report = index_files(store, files, label_from=label_from, on_progress=on_progress)
+    report = index_files(store, files, label_from=label_from, on_progress=on_progress, keypoints=keypoints)
     if prune:
         report.removed = prune_missing(store, roots)
     return report
@@ -104,7 +111,9 @@ def prune_missing(store: Store, roots: Sequence[str | Path]) -> int:
         if not Path(path).exists()
     ]
     with store.writing():
-        store.remove_paths(gone)
+        ids = [state[0] for state in map(store.path_state, gone) if state is not None]
+        before = store.images(ids)
+        forget_local_features(before, store.remove_paths(gone))
     return len(gone)
 
 
@@ -124,7 +133,22 @@ def remove(store: Store, keys: Sequence[str | int]) -> list[int]:
                 raise NotInCollection(key)
             paths.append(path)
     with store.writing():
-        return store.remove_images(ids) + store.remove_paths(paths)
+        path_ids = [state[0] for state in map(store.path_state, paths) if state is not None]
+        before = store.images(ids + path_ids)
+        removed = store.remove_images(ids) + store.remove_paths(paths)
+        forget_local_features(before, removed)
+        return removed
+
+
+def forget_local_features(records: Mapping[int, ImageRecord], removed: Sequence[int]) -> None:
+    """Delete the keypoint cache files of images that left the collection."""
+    if not removed:
+        return
+    from .verify import CACHE
+
+    for image_id in removed:
+        if image_id in records:
+            CACHE.discard(records[image_id].sha256)
 
 
 def _labeller(
@@ -144,9 +168,13 @@ def _index_batch(
     label_of: Callable[[str], str | None],
     names: Mapping[str, str],
     report: IndexReport,
+    keypoints: bool = False,
 ) -> None:
     pending: dict[str, NewImage] = {}
     images = []
+    side = needed_side(store.specs)
+    if keypoints:
+        side = max(side, KEYPOINTS_MIN_SIDE)
     links: list[PathLink] = []  # files whose content is stored already, or pending in this batch
     for file in batch:
         state = store.path_state(file.path)
@@ -159,9 +187,7 @@ def _index_batch(
             if sha256 in pending or store.image_id_for_sha256(sha256) is not None:
                 links.append(PathLink(file.path, file.mtime_ns, file.size, sha256))
                 continue
-            decoded = decode_image(
-                data, file.path, min_side=needed_side(store.specs), max_pixels=store.settings.max_pixels
-            )
+            decoded = decode_image(data, file.path, min_side=side, max_pixels=store.settings.max_pixels)
         except DecodeError as exc:
             report.skipped.append((file.path, exc.reason))
             continue
@@ -169,6 +195,14 @@ def _index_batch(
                                    decoded.format, label_of(file.path), names.get(file.path, Path(file.path).name))
         images.append(decoded.image)
     vectors = {spec.name: get_extractor(spec.name).extract_batch(images) for spec in store.specs}
-    store.add_batch(list(pending.values()), vectors, links)
+    new = list(pending.values())
+    dropped_records = store.images([state[0] for state in map(store.path_state, (f.path for f in batch))
+                                    if state is not None])
+    _, dropped = store.add_batch(new, vectors, links)
+    forget_local_features(dropped_records, dropped)
+    if keypoints:
+        from .rerank.keypoints import describe
+
+        describe([(image.sha256, picture, (image.width, image.height)) for image, picture in zip(new, images)])
     report.indexed += len(pending)
     report.linked += len(links)

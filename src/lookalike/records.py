@@ -5,8 +5,10 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
-Tier = Literal["exact", "near-duplicate", "similar"]
-Verdict = Literal["same", "different"]
+Tier = Literal["exact", "near-duplicate", "same-object", "similar"]
+# "same": the same picture (a copy, an edit, a crop); "same-object": another photograph of the
+# same thing (keypoints agree under a perspective map); "different": neither.
+Verdict = Literal["same", "same-object", "different"]
 
 
 @dataclass(frozen=True)
@@ -29,13 +31,16 @@ class ImageRecord:
 
 @dataclass(frozen=True)
 class Match:
-    """One search result. `evidence` holds each feature's similarity in [0, 1]."""
+    """One search result. `evidence` holds each feature's similarity in [0, 1];
+    `explanation`, when a re-ranking stage verified the match, why it matched (for
+    keypoints: `{"keypoints": Verification.to_dict()}`, with the region and point pairs)."""
 
     image: ImageRecord
     score: float
     tier: Tier
     orientation: str
     evidence: dict[str, float]
+    explanation: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -47,22 +52,30 @@ class Match:
             "tier": self.tier,
             "orientation": self.orientation,
             "evidence": {name: round(value, 4) for name, value in self.evidence.items()},
+            "explanation": self.explanation,
         }
 
 
 @dataclass(frozen=True)
 class Comparison:
+    """`probability`: P(same) from a learned feature's calibrated head (None without one);
+    `explanation`: keypoint verification's evidence (`{"keypoints": {...}}`), when it ran."""
+
     score: float
     verdict: Verdict
     tier: Tier
     threshold: float
     orientation: str
     evidence: dict[str, float]
+    probability: float | None = None
+    explanation: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["score"] = round(self.score, 4)
         data["evidence"] = {name: round(value, 4) for name, value in self.evidence.items()}
+        if self.probability is not None:
+            data["probability"] = round(self.probability, 4)
         return data
 
 

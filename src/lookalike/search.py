@@ -7,17 +7,22 @@ feature and fused (`lookalike.scoring`), keeping each candidate's best orientati
 
 from __future__ import annotations
 
-from typing import Sequence
+from dataclasses import replace
+from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 
 from .features.base import FeatureSpec, needed_side, similarity_matrix
 from .query import ImageSource, QueryFeatures, load_query, query_features
-from .records import Comparison, Match
+from .features.registry import get_extractor
+from .records import Comparison, Match, Verdict
 from .rerank import get_rerankers
 from .scoring import fuse, is_visually_identical, tier_of
 from .settings import Settings
 from .store import Store
+
+if TYPE_CHECKING:
+    from .verify import Verification
 
 MIN_CANDIDATES = 32
 
@@ -30,7 +35,10 @@ def search(
     if k < 1:
         raise ValueError("k must be at least 1")
     stages = get_rerankers(store.settings.rerank if rerank is None else rerank)
-    query = load_query(source, store.settings, needed_side(store.specs))
+    side = max([needed_side(store.specs), *(stage.query_min_side for stage in stages)])
+    query = load_query(source, store.settings, side)
+    for stage in stages:
+        stage.prepare(store, query)
     features = query_features(query, store.specs)
     ids = _candidates(store, features, max(4 * k, MIN_CANDIDATES))
     if not ids:
@@ -64,11 +72,20 @@ def _scored(store: Store, features: QueryFeatures, ids: list[int]) -> list[Match
     return matches
 
 
-def compare(settings: Settings, first: ImageSource, second: ImageSource, specs: Sequence[FeatureSpec]) -> Comparison:
-    """Score two images against each other (the first in all orientations) with a verdict."""
-    side = needed_side(specs)
-    query = query_features(load_query(first, settings, side), specs)
-    other = query_features(load_query(second, settings, side), specs, all_orientations=False)
+def compare(
+    settings: Settings, first: ImageSource, second: ImageSource, specs: Sequence[FeatureSpec], *, keypoints: bool = True
+) -> Comparison:
+    """Score two images against each other (the first in all orientations) with a verdict.
+
+    With `keypoints` (and OpenCV), local features verify the pair as in the `keypoints`
+    re-ranking stage: a verified copy (crop, paste, rescale) is "same" with its score
+    raised into the near-duplicate band; another photograph of the same thing gets tier
+    and verdict "same-object"; `explanation["keypoints"]` says why. A learned feature
+    with a probability head adds `probability` (P(same) from its similarity)."""
+    side = max(needed_side(specs), VERIFY_MIN_SIDE if keypoints else 0)
+    first_image, second_image = load_query(first, settings, side), load_query(second, settings, side)
+    query = query_features(first_image, specs)
+    other = query_features(second_image, specs, all_orientations=False)
     raw = {spec.name: similarity_matrix(spec, query.vectors[spec.name], other.vectors[spec.name])[:, 0]
            for spec in specs}
     scores = fuse(specs, raw)
@@ -82,8 +99,50 @@ def compare(settings: Settings, first: ImageSource, second: ImageSource, specs: 
         min_near_duplicate=settings.min_near_duplicate_score,
     )
     threshold = settings.min_same_score
-    verdict = "same" if score >= threshold or tier == "exact" else "different"
-    return Comparison(score, verdict, tier, threshold, query.orientations[row], evidence)
+    verdict: Verdict = "same" if score >= threshold or tier == "exact" else "different"
+    result = Comparison(score, verdict, tier, threshold, query.orientations[row], evidence,
+                        probability=_probability(specs, evidence))
+    if keypoints and tier != "exact" and _has_opencv():
+        from .rerank.keypoints import verify_pair
+
+        found = verify_pair(first_image.image, second_image.image, result.orientation,
+                            settings.min_near_duplicate_score, score)
+        result = _with_keypoints(result, found)
+    return result
+
+
+VERIFY_MIN_SIDE = 360  # short side compare decodes with when it verifies keypoints
+
+
+def _with_keypoints(result: Comparison, found: "Verification") -> Comparison:
+    """The comparison re-scored by keypoint evidence (bands as in `lookalike.rerank.keypoints`)."""
+    from .rerank.keypoints import MAX_PAIRS_SHOWN, NEAR_DUPLICATE_SCORES, SAME_OBJECT_SCORES
+
+    explanation = {"keypoints": found.to_dict(max_pairs=MAX_PAIRS_SHOWN)}
+    kind = found.kind
+    if kind is None:
+        return replace(result, explanation=explanation)
+    low, high = NEAR_DUPLICATE_SCORES if kind == "near-duplicate" else SAME_OBJECT_SCORES
+    score = max(result.score, low + (high - low) * found.strength)
+    verdict: Verdict = "same" if kind == "near-duplicate" else "same-object"
+    return replace(result, score=score, verdict=verdict, tier=kind, explanation=explanation)
+
+
+def _probability(specs: Sequence[FeatureSpec], evidence: dict[str, float]) -> float | None:
+    """P(same) from the first learned feature that is calibrated for it."""
+    for spec in specs:
+        if spec.source is None:
+            continue
+        found = get_extractor(spec.name).probability(np.asarray([evidence[spec.name]]))
+        if found is not None:
+            return float(np.asarray(found).ravel()[0])
+    return None
+
+
+def _has_opencv() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("cv2") is not None
 
 
 def _candidates(store: Store, features: QueryFeatures, per_index: int) -> list[int]:

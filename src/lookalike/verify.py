@@ -632,6 +632,25 @@ class FeatureCache:
     def __len__(self) -> int:
         return len(self._items)
 
+    def discard(self, sha256: str) -> int:
+        """Forget a file's features (every method and setting), in memory and on disk, when
+        its image leaves a collection. Returns how many cache files were deleted. (The files
+        are shared by every collection on this machine: another one holding the same content
+        only describes it again on its next use.)"""
+        suffix = f"/{sha256[:2]}/{sha256}"
+        with self._lock:
+            for key in [key for key in self._items if key.endswith(suffix)]:
+                self._bytes -= self._items.pop(key).nbytes
+        if not self.persist:
+            return 0
+        deleted = 0
+        with contextlib.suppress(OSError):
+            for path in self.directory.glob(f"*/{sha256[:2]}/{sha256}.kp"):
+                with contextlib.suppress(OSError):
+                    path.unlink()
+                    deleted += 1
+        return deleted
+
     def _remember(self, key: str, features: LocalFeatures) -> None:
         with self._lock:
             old = self._items.pop(key, None)

@@ -394,3 +394,60 @@ def test_readme_screenshots(browser: sync_api.Browser, gallery_server: RunningSe
     page.screenshot(path=DOCS_IMG / "page-duplicates.png", full_page=True)
     page.context.close()
     assert not page.uncaught_errors
+
+
+def test_keypoint_matches_are_drawn(page: sync_api.Page, gallery: Path, tmp_path: Path) -> None:
+    """With `serve --rerank keypoints`, a 30% crop is found as a near-duplicate and the viewer
+    shows the query and the stored image joined by lines between verified keypoints, the
+    region they cover boxed; a second photograph of a box is the same object."""
+    from lookalike import Collection
+    from lookalike.demo import sample_image
+    from lookalike.edits import crop
+
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for path in gallery.iterdir():
+        (folder / path.name).write_bytes(path.read_bytes())
+    box = Path("/usr/share/doc/opencv-doc/examples/data/box.png")
+    if box.is_file():
+        (folder / box.name).write_bytes(box.read_bytes())
+    with Collection(tmp_path / "keypoints.db") as collection:
+        collection.index([folder], label_from="prefix", keypoints=True)
+    query = tmp_path / "chelsea-30pct.jpg"
+    crop(0.3**0.5, (0.2, 0.7))(sample_image("chelsea")).save(query, quality=92)
+    with serving(tmp_path / "keypoints.db", "--rerank", "keypoints") as server:
+        page.goto(server.url)
+        first = search(page, query)
+        expect(first.locator(".label")).to_have_text("chelsea")
+        expect(first.locator(".badge")).to_have_text("near-duplicate")
+        first.click()
+        expect(page.locator("#viewer-explanation")).to_contain_text("verified keypoints")
+        expect(page.locator("#viewer-explanation")).to_contain_text("crop of the stored image")
+        drawing = page.locator("#viewer-matches")
+        expect(drawing).to_be_visible()
+        assert drawing.locator("line.match-line").count() >= 20
+        expect(drawing.locator("rect.stored-region")).to_have_count(1)
+        expect(drawing.locator("image")).to_have_count(2)
+        # every line ends inside the stored image's half, in its boxed region
+        inside = page.evaluate("""() => {
+            const svg = document.querySelector('#viewer-matches');
+            const region = svg.querySelector('rect.stored-region').getBBox();
+            return [...svg.querySelectorAll('line.match-line')].every((line) => {
+                const x = line.x2.baseVal.value, y = line.y2.baseVal.value;
+                return x >= region.x - 1 && x <= region.x + region.width + 1
+                    && y >= region.y - 1 && y <= region.y + region.height + 1;
+            });
+        }""")
+        assert inside
+        expect(page.locator("#viewer-evidence")).not_to_contain_text("keypoint")
+        expect(page.locator("#viewer-match")).not_to_contain_text("null")
+        expect(page.locator("#viewer-matches[data-loaded]")).to_have_count(1)  # the stored image drawn
+        page.screenshot(path=tmp_path / "keypoints.png")
+        page.keyboard.press("Escape")
+        if box.is_file():
+            first = search(page, box.parent / "box_in_scene.png")
+            expect(first.locator(".name")).to_have_text("box.png")
+            expect(first.locator(".badge")).to_have_class("badge tier-same-object")
+            first.click()
+            expect(page.locator("#viewer-explanation")).to_contain_text("another viewpoint")
+            assert page.locator("#viewer-matches line.match-line").count() >= 15

@@ -95,3 +95,25 @@ def test_model_file_indexes_and_searches(trained, tmp_path: Path, photo_folder: 
         collection.index([photo_folder])
         best = collection.search(photo_folder / "coffee-original.png", k=1)[0]
     assert best.image.path.endswith("coffee-original.png") and best.evidence[spec.name] == pytest.approx(1.0)
+
+
+def test_compare_with_a_model_file_gives_p_same(trained, photo_folder: Path) -> None:
+    """`compare --model FILE`: the learned feature joins the evidence and its calibrated
+    head turns its similarity into P(same): higher for a copy than for another photo."""
+    from click.testing import CliRunner
+
+    from lookalike.api import compare
+    from lookalike.cli import main
+
+    spec = register_model_file(trained.path)
+    settings = Settings(features=("phash",), model=trained.path)
+    copy = compare(photo_folder / "coffee-original.png", photo_folder / "coffee-original.png", settings, keypoints=False)
+    other = compare(photo_folder / "coffee-original.png", photo_folder / "moon-original.png", settings, keypoints=False)
+    assert spec.name in copy.evidence and copy.probability is not None and other.probability is not None
+    assert 0.0 <= other.probability < copy.probability <= 1.0
+    assert copy.to_dict()["probability"] == round(copy.probability, 4)
+    assert compare(photo_folder / "coffee-original.png", photo_folder / "moon-original.png",
+                   Settings(features=("phash",)), keypoints=False).probability is None
+    result = CliRunner().invoke(main, ["compare", str(photo_folder / "coffee-original.png"),
+                                       str(photo_folder / "moon-original.png"), "--model", str(trained.path)])
+    assert result.exit_code == 1 and "P(same)" in result.output, result.output

@@ -78,6 +78,11 @@ class Extractor(ABC):
     def _extract(self, images: list[Image.Image]) -> np.ndarray:
         """Return one row per image."""
 
+    def probability(self, similarity: np.ndarray) -> np.ndarray | None:
+        """P(same picture) for similarities of this feature, if it is calibrated for that
+        (a learned model's probability head); None otherwise."""
+        return None
+
 
 _POPCOUNT = np.array([bin(byte).count("1") for byte in range(256)], dtype=np.uint8)
 

@@ -19,7 +19,16 @@ if TYPE_CHECKING:
 
 
 class Reranker(ABC):
+    """`query_min_side`: the short side a stage needs the query decoded with (search decodes
+    it with the largest of the features' and the stages' needs; JPEG draft decoding may
+    otherwise hand over a much smaller picture). `prepare` runs before the first stage
+    and may warm caches; by default it does nothing."""
+
     name: str
+    query_min_side: int = 0
+
+    def prepare(self, store: "Store", query: "QueryImage") -> None:
+        """Called once per search with the decoded query, before any stage re-ranks."""
 
     @abstractmethod
     def rerank(self, store: "Store", query: "QueryImage", matches: list["Match"]) -> list["Match"]:

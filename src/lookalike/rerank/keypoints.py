@@ -29,8 +29,9 @@ from __future__ import annotations
 
 import hashlib
 import math
+import threading
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import fields, replace
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Callable, Sequence, cast
 
 from ..decode import decode_image, read_bytes
@@ -38,6 +39,8 @@ from ..errors import DecodeError
 from . import Reranker, register_reranker
 
 if TYPE_CHECKING:
+    from PIL import Image
+
     from ..query import QueryImage
     from ..records import ImageRecord, Match
     from ..settings import Settings
@@ -48,9 +51,13 @@ TOP_N = 10
 FLOOR = 0.6
 MAX_VERIFIED = 20
 WORKERS = 2
+# A first-stage best match scoring at least this is a copy the hashes and the embedding agree
+# on: the stage then verifies only that match (for its explanation), not the other candidates.
+CONFIDENT = 0.9
 NEAR_DUPLICATE_SCORES = (0.76, 0.99)
 SAME_OBJECT_SCORES = (0.72, 0.88)
 MIRRORED_ORIENTATIONS = frozenset({"mirrored", "flipped", "transposed", "transversed"})
+MAX_PAIRS_SHOWN = 50  # point pairs an explanation carries (lines on the web page)
 EVIDENCE_INLIERS = "keypoint_inliers"
 EVIDENCE_COVERAGE = "keypoint_coverage"
 EVIDENCE_QUERY_COVERAGE = "keypoint_query_coverage"
@@ -72,9 +79,11 @@ class KeypointReranker(Reranker):
         method: str | None = None,
         cache: "FeatureCache | None" = None,
         workers: int = WORKERS,
+        confident: float | None = CONFIDENT,
     ) -> None:
         from .. import verify
 
+        self.confident = confident
         self.top_n = top_n
         self.floor = floor
         self.max_verified = max_verified
@@ -89,37 +98,54 @@ class KeypointReranker(Reranker):
 
         return self._method or default_method()
 
+    def prepare(self, store: "Store", query: "QueryImage") -> None:
+        """Describe the query in a background thread while the first stage runs (OpenCV
+        releases the GIL), so its keypoints are ready when the candidates are."""
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="lookalike-keypoints-query")
+        self._pending = self._pool.submit(self._query_features, query, False)
+        self._pool.shutdown(wait=False)
+
     def rerank(self, store: "Store", query: "QueryImage", matches: list["Match"]) -> list["Match"]:
         from ..verify import verify
 
+        pending, self._pending = getattr(self, "_pending", None), None
         chosen = self._chosen(matches)
+        if self.confident is not None and matches and matches[0].score >= self.confident:
+            chosen = chosen[:1] if chosen and chosen[0] == 0 else []  # explain the sure copy, nothing more
         if not chosen:
             return matches
-        mirrored = sorted({matches[i].orientation in MIRRORED_ORIENTATIONS for i in chosen})
-        query = self._sharper_query(query, store)
-        jobs: list[Callable[[], "LocalFeatures | None"]] = [
-            (lambda flip=flip: self._query_features(query, flip)) for flip in mirrored  # type: ignore[misc]
-        ]
-        jobs += [(lambda record=matches[i].image: self._candidate_features(record, store.settings)) for i in chosen]
-        results = self._run(jobs)
-        query_features: dict[bool, "LocalFeatures"] = dict(zip(mirrored, results[: len(mirrored)]))
-        rescored = list(matches)
-        for index, candidate in zip(chosen, results[len(mirrored):]):
-            match = matches[index]
+        query_features: dict[bool, "LocalFeatures"] = {}
+        if pending is not None:
+            query_features[False] = pending.result()
+        lock = threading.Lock()
+
+        def query_side(flip: bool) -> "LocalFeatures":
+            with lock:
+                if flip not in query_features:
+                    query_features[flip] = self._query_features(query, flip)
+                return query_features[flip]
+
+        def check(match: "Match") -> "Verification | None":
+            candidate = self._candidate_features(match.image, store.settings)
             if candidate is None:
-                continue
+                return None
             flip = match.orientation in MIRRORED_ORIENTATIONS
-            evidence = verify(query_features[flip], candidate)
+            evidence = verify(query_side(flip), candidate)
             if _worth_the_other_mirror(match, flip, evidence, store.settings.min_near_duplicate_score):
                 # The global features cannot tell a picture from its mirror image when it is
                 # (nearly) symmetric or heavily cropped; keypoints can: try the other one.
-                if (not flip) not in query_features:
-                    query_features[not flip] = self._query_features(query, not flip)
-                other = verify(query_features[not flip], candidate)
+                other = verify(query_side(not flip), candidate)
                 if _better(other, evidence):
                     evidence = other
-            self.verifications[match.image.id] = evidence
-            rescored[index] = rescore(match, evidence)
+            return evidence
+
+        results = self._run([(lambda match=matches[i]: check(match)) for i in chosen])
+        rescored = list(matches)
+        for index, evidence in zip(chosen, results):
+            if evidence is None:
+                continue  # the stored image could not be described: first-stage result kept
+            self.verifications[matches[index].image.id] = evidence
+            rescored[index] = rescore(matches[index], evidence)
         order = sorted(range(len(rescored)), key=lambda i: -rescored[i].score)  # stable: ties keep their order
         return [rescored[i] for i in order]
 
@@ -137,32 +163,6 @@ class KeypointReranker(Reranker):
             return [job() for job in jobs]
         with ThreadPoolExecutor(max_workers=min(self.workers, len(jobs)), thread_name_prefix="lookalike-keypoints") as pool:
             return list(pool.map(lambda job: job(), jobs))
-
-    def _sharper_query(self, query: "QueryImage", store: "Store") -> "QueryImage":
-        """The query decoded with at least `query_min_side` pixels on its short side.
-
-        Search decodes a JPEG query only as large as the global features need (a 4000-pixel
-        photo may arrive at 1/8 size), too small for keypoints. While search does not yet
-        honour `query_min_side`, a query read from a file is decoded again from that file
-        (when it still holds the same bytes) at the size keypoints need."""
-        from dataclasses import replace as replaced
-
-        from ..features.base import needed_side
-        from ..verify import WORK_SIDE
-
-        image, settings = query.image, store.settings
-        if max(image.size) >= WORK_SIDE or min(image.size) >= self.query_min_side or query.name.startswith("<"):
-            return query
-        if min(image.size) < needed_side(store.specs):
-            return query  # smaller than draft decoding would have left it: the full picture
-        try:
-            data = read_bytes(query.name, settings.max_bytes)
-            if not data.startswith(b"\xff\xd8\xff") or hashlib.sha256(data).hexdigest() != query.sha256:
-                return query  # only JPEGs are decoded at reduced size
-            decoded = decode_image(data, query.name, min_side=self.query_min_side, max_pixels=settings.max_pixels)
-        except DecodeError:
-            return query
-        return replaced(query, image=decoded.image) if decoded.image.width > image.width else query
 
     def _query_features(self, query: "QueryImage", mirrored: bool) -> "LocalFeatures":
         from ..verify import extract_features
@@ -191,6 +191,25 @@ class KeypointReranker(Reranker):
             self.cache.put(key, features, persistent=True)
             return features
         return None
+
+
+def verify_pair(first: "Image.Image", second: "Image.Image", orientation: str, copy_score: float,
+                score: float, method: str | None = None) -> "Verification":
+    """Keypoint evidence for `compare`: the first image (found by the global features in
+    `orientation`, with fused `score`) against the second, trying the first's other mirror
+    image when the search stage would (see `_worth_the_other_mirror`)."""
+    from ..verify import NEAR_DUPLICATE_MIN_INLIERS, default_method, extract_features, verify
+
+    method = method or default_method()
+    target = extract_features(second, method=method)
+    flip = orientation in MIRRORED_ORIENTATIONS
+    evidence = verify(extract_features(first, mirrored=flip, method=method), target)
+    if (evidence.inliers >= NEAR_DUPLICATE_MIN_INLIERS and evidence.mirrored != flip) or (
+            evidence.kind is None and score >= copy_score):
+        other = verify(extract_features(first, mirrored=not flip, method=method), target)
+        if _better(other, evidence):
+            evidence = other
+    return evidence
 
 
 def _worth_the_other_mirror(match: "Match", flipped: bool, evidence: "Verification", copy_score: float) -> bool:
@@ -239,14 +258,16 @@ def rescore(match: "Match", evidence: "Verification") -> "Match":
             low, high = NEAR_DUPLICATE_SCORES if found == "near-duplicate" else SAME_OBJECT_SCORES
             changes["score"] = max(match.score, low + (high - low) * evidence.strength)
             changes["tier"] = cast(Any, found)
-    if "explanation" in {f.name for f in fields(match)}:  # once records.Match carries one
-        changes["explanation"] = {"keypoints": evidence.to_dict(max_pairs=50)}
+    changes["explanation"] = {**(match.explanation or {}), "keypoints": evidence.to_dict(max_pairs=MAX_PAIRS_SHOWN)}
     return replace(match, evidence=numbers, **changes)
 
 
 def explain(match: "Match") -> str | None:
-    """Plain words for a match re-scored by this stage, from its evidence numbers alone
-    (for `search --explain` until Match carries the full explanation)."""
+    """Plain words for a match this stage looked at: the verification's reason, else (a
+    match rebuilt from its evidence numbers alone) words made from those numbers."""
+    found = (match.explanation or {}).get("keypoints")
+    if found:
+        return str(found["reason"])
     numbers = match.evidence
     if EVIDENCE_INLIERS not in numbers:
         return None
@@ -259,6 +280,24 @@ def explain(match: "Match") -> str | None:
     geometry = "one homography (another view)" if match.tier == "same-object" else "one similarity/affine map"
     return (f"{inliers} keypoints agree under {geometry} covering {coverage:.0%} of the stored image "
             f"(x {left:.0%}-{right:.0%}, y {top:.0%}-{bottom:.0%}) and {query_coverage:.0%} of the query")
+
+
+def describe(images: Sequence[tuple[str, "Image.Image", tuple[int, int]]], *, method: str | None = None,
+             workers: int = WORKERS) -> None:
+    """Put freshly decoded images' features into the keypoint cache (files included), as
+    (content hash, image, original (width, height)); used by indexing."""
+    from ..verify import CACHE, extract_features, feature_key
+
+    if not images:
+        return
+
+    def one(sha256: str, image: "Image.Image", size: tuple[int, int]) -> None:
+        key = feature_key(sha256, method)
+        if CACHE.get(key, persistent=True) is None:
+            CACHE.put(key, extract_features(image, size=size, method=method), persistent=True)
+
+    stage = KeypointReranker(workers=workers)
+    stage._run([(lambda item=item: one(*item)) for item in images])
 
 
 def precompute(

@@ -339,12 +339,19 @@ function openViewer(image, match = null) {
   img.removeAttribute('src');
   img.alt = `Full image: ${image.name}`;
   $('#viewer-open').removeAttribute('href');
+  const keypoints = verifiedKeypoints(match);
+  const querySrc = $('#query-preview').getAttribute('src') || '';
+  const drawing = $('#viewer-matches');
+  drawing.replaceChildren();
+  drawing.toggleAttribute('hidden', !keypoints); // an SVG element has no .hidden property
+  img.hidden = Boolean(keypoints);
   imageUrl(image.file_url)
     .then((src) => {
       if (state.viewer?.image !== image) return;
       img.src = src;
       $('#viewer-open').href = src;
       state.viewerBlob = src.startsWith('blob:') ? src : null;
+      if (keypoints) drawMatches(drawing, keypoints, querySrc, src);
     })
     .catch(fail);
   $('#viewer-title').textContent = image.name;
@@ -353,11 +360,62 @@ function openViewer(image, match = null) {
     el('span', { class: 'big-score' }, formatScore(match.score)),
     match.orientation && match.orientation !== 'original'
       ? el('span', { class: 'muted' }, `(query ${match.orientation})`) : null,
+  ] : []).filter(Boolean)); // replaceChildren would print a null
+  const found = match?.explanation?.keypoints;
+  $('#viewer-explanation').replaceChildren(...(found ? [
+    el('strong', {}, found.kind ? plural(found.inliers, 'verified keypoint') : 'Keypoints not verified'),
+    el('span', { class: 'muted' }, found.reason),
   ] : []));
+  $('#viewer-explanation').hidden = !found;
   $('#viewer-meta').replaceChildren(...metadataRows(image));
   $('#viewer-evidence').replaceChildren(...evidenceRows(match?.evidence || {}));
   $('#viewer-evidence-box').hidden = !match?.evidence;
   $('#viewer').showModal();
+}
+
+// Keypoint evidence worth drawing: a verified match with point pairs.
+function verifiedKeypoints(match) {
+  const found = match?.explanation?.keypoints;
+  return found && found.kind && found.pairs?.length ? found : null;
+}
+
+const SVG = 'http://www.w3.org/2000/svg';
+
+function svg(tag, attributes = {}) {
+  const node = document.createElementNS(SVG, tag);
+  for (const [name, value] of Object.entries(attributes)) node.setAttribute(name, value);
+  return node;
+}
+
+// The query (left) and the stored image (right) side by side at one height, a line joining
+// each verified keypoint pair and a box round the region of each image they cover.
+function drawMatches(drawing, found, querySrc, storedSrc) {
+  const HEIGHT = 480, GAP = 16;
+  const [queryWidth, queryHeight] = found.size.query;
+  const [storedWidth, storedHeight] = found.size.candidate;
+  const queryScale = HEIGHT / queryHeight, storedScale = HEIGHT / storedHeight;
+  const offset = queryWidth * queryScale + GAP;
+  const width = offset + storedWidth * storedScale;
+  drawing.setAttribute('viewBox', `0 0 ${width} ${HEIGHT}`);
+  drawing.setAttribute('aria-label', `The query and ${state.viewer.image.name} side by side, `
+    + `${plural(found.pairs.length, 'line')} joining matched keypoints`);
+  const picture = (href, x, w) => svg('image', { href, x, y: 0, width: w, height: HEIGHT, preserveAspectRatio: 'none' });
+  if (querySrc) drawing.append(picture(querySrc, 0, queryWidth * queryScale));
+  const stored = picture(storedSrc, offset, storedWidth * storedScale);
+  stored.addEventListener('load', () => { drawing.dataset.loaded = 'true'; }, { once: true });
+  delete drawing.dataset.loaded;
+  drawing.append(stored);
+  const box = (region, scale, x0, name) => svg('rect', {
+    class: `match-region ${name}`, x: x0 + region[0] * scale, y: region[1] * scale,
+    width: (region[2] - region[0]) * scale, height: (region[3] - region[1]) * scale,
+  });
+  if (found.region?.query) drawing.append(box(found.region.query, queryScale, 0, 'query-region'));
+  if (found.region?.candidate) drawing.append(box(found.region.candidate, storedScale, offset, 'stored-region'));
+  for (const [[qx, qy], [cx, cy]] of found.pairs) {
+    drawing.append(svg('line', {
+      class: 'match-line', x1: qx * queryScale, y1: qy * queryScale, x2: offset + cx * storedScale, y2: cy * storedScale,
+    }));
+  }
 }
 
 function metadataRows(image) {
@@ -375,6 +433,7 @@ function metadataRows(image) {
 
 function evidenceRows(evidence) {
   return Object.entries(evidence)
+    .filter(([feature]) => !feature.startsWith('keypoint_')) // counts and fractions: told in words above
     .sort(([, a], [, b]) => b - a)
     .map(([feature, similarity]) => el('li', {},
       el('span', { title: feature }, FEATURE_NAMES[feature] || feature),
