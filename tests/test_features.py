@@ -22,7 +22,7 @@ def photos() -> dict[str, Image.Image]:
 
 def test_every_kind_is_registered() -> None:
     families = {get_spec(name).family for name in ALL}
-    assert families == {"hash", "colour", "texture", "embedding"}
+    assert families == {"hash", "colour", "texture", "embedding", "region"}
     assert {"ahash", "dhash", "phash", "whash"} <= set(ALL)
 
 

@@ -22,14 +22,16 @@ from .evaluate import EvaluationReport
 from .plots import draw_examples, draw_precision_recall
 from .features.registry import all_specs
 from .records import IndexReport, Match
-from .settings import DEFAULT_DB, Settings
+from .features.regions import REGION_COUNTS, region_features
+from .settings import DEFAULT_DB, DEFAULT_FEATURES, Settings
 
 EXIT_PARTIAL = 3
 
 
-def _open(ctx: click.Context, model: Path | None = None) -> Collection:
+def _open(ctx: click.Context, model: Path | None = None, regions: int = 0) -> Collection:
+    features = DEFAULT_FEATURES + region_features(regions)
     try:
-        return Collection(ctx.obj["db"], Settings(model=model, store=ctx.obj["store"]))
+        return Collection(ctx.obj["db"], Settings(model=model, store=ctx.obj["store"], features=features))
     except LookalikeError as exc:
         raise click.ClickException(str(exc)) from None
 
@@ -96,16 +98,19 @@ def main(ctx: click.Context, db: Path, store: str | None) -> None:
               help="I/N: index only the I-th of N shares of the files (N processes, one store).")
 @click.option("--keypoints", is_flag=True, help="Also describe new images' keypoints now (about 75 KB each in the "
               "cache), so `search --rerank keypoints` never decodes a stored image.")
+@click.option("--regions", type=click.Choice([str(n) for n in REGION_COUNTS]), default="0", show_default=True,
+              help="A new store also embeds this many windows of each image (4 corners, centre) so crops of any "
+              "part find it; each costs one more CNN pass per image.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @click.pass_context
 def index(ctx: click.Context, roots: tuple[Path, ...], label_from: str | None, prune: bool, model: Path | None,
-          shard: tuple[int, int] | None, keypoints: bool, as_json: bool) -> None:
+          shard: tuple[int, int] | None, keypoints: bool, regions: str, as_json: bool) -> None:
     """Index every image below ROOTS (folders or files); re-runs skip unchanged files.
 
     \b
     lookalike index photos/ more-photos/ --label-from folder --prune
     """
-    with _open(ctx, model) as collection:
+    with _open(ctx, model, int(regions)) as collection:
         total = collection.files_below(roots, shard)
         with click.progressbar(length=total, label="indexing", file=sys.stderr, hidden=as_json) as bar:
             report = collection.index(roots, label_from=label_from, prune=prune, shard=shard, on_progress=bar.update,
@@ -195,6 +200,9 @@ def explanation_lines(match: Match) -> list[str]:
     features = {name: value for name, value in match.evidence.items() if not name.startswith("keypoint_")}
     strongest = sorted(features.items(), key=lambda item: -item[1])[:4]
     lines = ["features: " + ", ".join(f"{name} {value:.3f}" for name, value in strongest)]
+    region = (match.explanation or {}).get("region")
+    if region:
+        lines.append(f"region: {region['reason']}")
     found = (match.explanation or {}).get("keypoints")
     if found:
         lines.append(f"keypoints: {found['reason']}")

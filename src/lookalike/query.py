@@ -16,7 +16,7 @@ from PIL import Image
 
 from .decode import decode_image, read_bytes
 from .features.base import FeatureSpec
-from .features.registry import get_extractor
+from .features.registry import get_extractor, get_spec
 from .settings import Settings
 
 T = Image.Transpose
@@ -85,12 +85,17 @@ def query_features(
             turned[orientation] = query.image if transform is None else query.image.transpose(transform)
         return turned[orientation]
 
-    vectors = {}
-    for spec in specs:
+    vectors: dict[str, np.ndarray] = {}
+    own = [spec for spec in specs if spec.query_with is None]
+    borrowed = [spec for spec in specs if spec.query_with is not None]
+    missing = {spec.query_with for spec in borrowed} - {spec.name for spec in own}
+    for spec in own + [get_spec(name) for name in sorted(missing) if name is not None]:
         sources = [_computed_orientation(spec, name) for name in names]
         distinct = list(dict.fromkeys(sources))
         computed = get_extractor(spec.name).extract_batch([image_in(name) for name in distinct])
         vectors[spec.name] = computed[[distinct.index(source) for source in sources]]
+    for spec in borrowed:  # searched with another feature's query vector (regional embeddings)
+        vectors[spec.name] = vectors[str(spec.query_with)]
     return QueryFeatures(query.sha256, names, vectors)
 
 

@@ -15,6 +15,7 @@ import numpy as np
 from .features.base import FeatureSpec, needed_side, similarity_matrix
 from .query import ImageSource, QueryFeatures, load_query, query_features
 from .features.registry import get_extractor
+from .features.regions import WINDOWS, describe_region
 from .records import Comparison, Match, Verdict
 from .rerank import get_rerankers
 from .scoring import fuse, is_visually_identical, tier_of
@@ -68,8 +69,26 @@ def _scored(store: Store, features: QueryFeatures, ids: list[int]) -> list[Match
             identical=row == 0 and is_visually_identical(store.specs, evidence),
             min_near_duplicate=store.settings.min_near_duplicate_score,
         )
-        matches.append(Match(record, float(best_score[column]), tier, features.orientations[row], evidence))
+        matches.append(Match(record, float(best_score[column]), tier, features.orientations[row], evidence,
+                             explanation=_best_region(store.specs, evidence)))
     return matches
+
+
+def _best_region(specs: Sequence[FeatureSpec], evidence: dict[str, float]) -> dict[str, object] | None:
+    """Which stored window the query resembles most, when the store has regional embeddings
+    and one of them beats the whole image's embedding."""
+    regions = [spec for spec in specs if spec.family == "region"]
+    if not regions:
+        return None
+    best = max(regions, key=lambda spec: evidence[spec.name])
+    whole = evidence.get(str(best.query_with), 0.0)
+    if evidence[best.name] <= whole:
+        return None
+    left, top, right, bottom = WINDOWS[best.name.rsplit("_region_", 1)[-1]]
+    return {"region": {"feature": best.name, "window": [left, top, right, bottom],
+                       "similarity": round(evidence[best.name], 4), "whole_image": round(whole, 4),
+                       "reason": f"the query resembles the {describe_region(best)} of the stored image "
+                                 f"({evidence[best.name]:.2f}) more than the whole image ({whole:.2f})"}}
 
 
 def compare(
@@ -146,9 +165,12 @@ def _has_opencv() -> bool:
 
 
 def _candidates(store: Store, features: QueryFeatures, per_index: int) -> list[int]:
-    """Union of each candidate index's nearest neighbours over all orientations."""
+    """Union of each candidate index's nearest neighbours over all orientations (regional
+    embeddings propose candidates too: a crop may match nothing else)."""
     found: set[int] = set()
-    for name in store.candidate_features():
+    names = store.candidate_features()
+    names += [spec.name for spec in store.specs if spec.family == "region" and spec.name not in names]
+    for name in names:
         _, ids = store.search_vectors(name, features.vectors[name], per_index)
         found.update(int(i) for i in ids.ravel() if i >= 0)
     return sorted(found)

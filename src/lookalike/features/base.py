@@ -35,7 +35,7 @@ class FeatureSpec:
     input_side: int  # the short side the feature needs; decoding may draft down to it
     near: float
     far: float
-    family: Literal["hash", "colour", "texture", "embedding"]
+    family: Literal["hash", "colour", "texture", "embedding", "region"]
     description: str
     # Which turns of the image leave the vector (nearly) unchanged, so a query needs fewer
     # oriented copies: "dihedral" (every rotation by 90 degrees and mirroring), "mirror"
@@ -43,6 +43,9 @@ class FeatureSpec:
     invariance: Literal["none", "mirror", "dihedral"] = "none"
     # For features loaded from a model file (see features/learned.py): that file's path.
     source: str | None = None
+    # Search this feature's index with the query's vector of another feature instead of
+    # its own (regional embeddings: a stored window against the whole query; features/regions.py).
+    query_with: str | None = None
 
     @property
     def code_size(self) -> int:

@@ -26,7 +26,7 @@ def register_extractor(cls: E) -> E:
 
 def _load_builtin_features() -> None:
     # Imported for their @register_extractor side effect.
-    from . import cnn, colour, hashes, texture  # noqa: F401
+    from . import cnn, colour, hashes, regions, texture  # noqa: F401
 
 
 def feature_names() -> list[str]:

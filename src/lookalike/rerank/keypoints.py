@@ -15,13 +15,22 @@ An exact match keeps its tier and score; an unverified candidate keeps its first
 score and tier. Every verified-or-not candidate gets the facts as evidence numbers
 (`keypoint_inliers`, `keypoint_coverage` = share of the stored image covered,
 `keypoint_query_coverage`; verified ones also `keypoint_region_*`, the inliers' box in the
-stored image as fractions of its width and height); if `Match` has an `explanation` field,
-it receives the whole `Verification.to_dict()` (reason, regions, point pairs).
+stored image as fractions of its width and height);
+`explanation["keypoints"]` receives `Verification.to_dict()` (reason, regions, the strongest
+`MAX_PAIRS_SHOWN` point pairs for drawing).
+
+Time: the query is described in a background thread from `prepare` (while the first stage
+computes its global features); the candidates are loaded and verified on `WORKERS` threads
+(OpenCV releases the GIL). When the first stage's best match already scores `CONFIDENT` or
+more (a copy the hashes and the embedding agree on), only that match is verified, for its
+explanation: the usual near-duplicate query costs little more than the query's keypoints.
+`bench/crops.py` measures the stage.
 
 Candidate features are cached by content hash (`verify.CACHE`: in memory, and as files
 under `$LOOKALIKE_CACHE_DIR/keypoints`), so a candidate seen before, by this process or
 another, is neither decoded nor described again; `precompute` fills the cache ahead of
-queries. A candidate whose file is gone, unreadable or changed since it was indexed (other
+queries, and indexing does it for new images with `index --keypoints` (or this stage in
+`Settings.rerank`); removing an image deletes its files. A candidate whose file is gone, unreadable or changed since it was indexed (other
 content hash) and not cached is skipped and keeps its first-stage result.
 """
 

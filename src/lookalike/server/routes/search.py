@@ -89,7 +89,9 @@ def compare_images(
     first: Annotated[UploadFile, File()],
     second: Annotated[UploadFile, File()],
 ) -> dict[str, Any]:
-    """A score in [0, 1] for two images and a same/different verdict with its threshold."""
+    """A score in [0, 1] for two images and a verdict with its threshold: "same" (the same
+    picture: a copy, an edit, a crop), "same-object" (another photograph of the same thing,
+    verified by keypoints) or "different"; `explanation.keypoints` says why."""
     limit = service.config.max_file_bytes
     data = [upload.file.read(limit + 1) for upload in (first, second)]
     if any(len(d) > limit for d in data):

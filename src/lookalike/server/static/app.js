@@ -362,11 +362,15 @@ function openViewer(image, match = null) {
       ? el('span', { class: 'muted' }, `(query ${match.orientation})`) : null,
   ] : []).filter(Boolean)); // replaceChildren would print a null
   const found = match?.explanation?.keypoints;
+  const region = match?.explanation?.region;
   $('#viewer-explanation').replaceChildren(...(found ? [
     el('strong', {}, found.kind ? plural(found.inliers, 'verified keypoint') : 'Keypoints not verified'),
     el('span', { class: 'muted' }, found.reason),
+  ] : []), ...(region && !found?.kind ? [
+    el('strong', {}, 'Matched a region'),
+    el('span', { class: 'muted' }, region.reason),
   ] : []));
-  $('#viewer-explanation').hidden = !found;
+  $('#viewer-explanation').hidden = !found && !region;
   $('#viewer-meta').replaceChildren(...metadataRows(image));
   $('#viewer-evidence').replaceChildren(...evidenceRows(match?.evidence || {}));
   $('#viewer-evidence-box').hidden = !match?.evidence;
