@@ -135,14 +135,13 @@ VERIFY_MIN_SIDE = 360  # short side compare decodes with when it verifies keypoi
 
 def _with_keypoints(result: Comparison, found: "Verification") -> Comparison:
     """The comparison re-scored by keypoint evidence (bands as in `lookalike.rerank.keypoints`)."""
-    from .rerank.keypoints import MAX_PAIRS_SHOWN, NEAR_DUPLICATE_SCORES, SAME_OBJECT_SCORES
+    from .rerank.keypoints import MAX_PAIRS_SHOWN, verified_score
 
     explanation = {"keypoints": found.to_dict(max_pairs=MAX_PAIRS_SHOWN)}
     kind = found.kind
     if kind is None:
         return replace(result, explanation=explanation)
-    low, high = NEAR_DUPLICATE_SCORES if kind == "near-duplicate" else SAME_OBJECT_SCORES
-    score = max(result.score, low + (high - low) * found.strength)
+    score = verified_score(result.score, kind, found.strength)
     verdict: Verdict = "same" if kind == "near-duplicate" else "same-object"
     return replace(result, score=score, verdict=verdict, tier=kind, explanation=explanation)
 

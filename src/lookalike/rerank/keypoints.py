@@ -8,7 +8,8 @@ candidate is re-scored and re-labelled:
 
 - near-duplicate (the same picture: a crop, a paste, a rescaled or turned copy):
   score = max(score, 0.76 + 0.23 x strength)
-- same-object (another photograph of the same thing): score = max(score, 0.72 + 0.16 x strength)
+- same-object (another photograph of the same thing): score = 0.72 + 0.16 x strength (the
+  first-stage score is set aside: it cannot rank views of one object, see `verified_score`)
 
 where strength in [0, 1] grows with the inliers and the area they cover (`verify.strength`).
 An exact match keeps its tier and score; an unverified candidate keeps its first-stage
@@ -264,11 +265,22 @@ def rescore(match: "Match", evidence: "Verification") -> "Match":
         for name, value in zip(EVIDENCE_REGION, (left / width, top / height, right / width, bottom / height)):
             numbers[name] = min(1.0, max(0.0, value))
         if match.tier != "exact":
-            low, high = NEAR_DUPLICATE_SCORES if found == "near-duplicate" else SAME_OBJECT_SCORES
-            changes["score"] = max(match.score, low + (high - low) * evidence.strength)
+            changes["score"] = verified_score(match.score, found, evidence.strength)
             changes["tier"] = cast(Any, found)
     changes["explanation"] = {**(match.explanation or {}), "keypoints": evidence.to_dict(max_pairs=MAX_PAIRS_SHOWN)}
     return replace(match, evidence=numbers, **changes)
+
+
+def verified_score(score: float, found: str, strength: float) -> float:
+    """The score of a verified pair (see the module docstring): a copy keeps the higher of its
+    first-stage score and its band; another view takes its band alone, ranked by the
+    keypoint evidence (the first stage scores look-alike views of one object, such as the
+    poses of a chessboard, nearly alike and above the band)."""
+    if found == "near-duplicate":
+        low, high = NEAR_DUPLICATE_SCORES
+        return max(score, low + (high - low) * strength)
+    low, high = SAME_OBJECT_SCORES
+    return low + (high - low) * strength
 
 
 def explain(match: "Match") -> str | None:
