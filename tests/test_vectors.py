@@ -1,5 +1,5 @@
-"""FAISS indexes: the factory choice, range-search semantics, persistence and the switch
-from exact to approximate search."""
+"""FAISS indexes: the factory choice, range-search semantics, persistence, the switch
+from exact to compressed approximate search (and back), add/remove after it, retraining."""
 
 from __future__ import annotations
 
@@ -16,9 +16,20 @@ from lookalike.vectors import VectorIndex, choose_factory
 
 def test_factory_by_size() -> None:
     phash, colour = get_spec("phash"), get_spec("color")
-    assert choose_factory(phash, 10_000_000, 1000) == "BFlat"
+    assert choose_factory(phash, 1000, 1000) == "BFlat"
+    assert choose_factory(phash, 10_000_000, 1000) == "BIVF16384"
     assert choose_factory(colour, 1000, 1000) == "Flat"
     assert choose_factory(colour, 1_000_000, 1000) == "IVF4096,SQ8"
+    assert choose_factory(colour, 9, 0) == "IVF8,SQ8"  # never more cells than vectors
+
+
+def test_rebuild_when_the_kind_or_the_cell_count_no_longer_fits() -> None:
+    embedding = get_spec("effnet_lite0")
+    index = VectorIndex(embedding, choose_factory(embedding, 60_000, 50_000))
+    assert index.factory == "IVF1024,SQ8" and not index.needs_rebuild(200_000, 50_000)
+    assert index.needs_rebuild(40_000, 50_000)  # back under the exact limit
+    assert index.needs_rebuild(1_000_000, 50_000)  # 4096 cells wanted: learn them again
+    assert not VectorIndex(embedding, "Flat").needs_rebuild(50_000, 50_000)
 
 
 def test_binary_range_search_is_inclusive_at_the_threshold() -> None:
@@ -57,7 +68,7 @@ def test_collection_switches_to_approximate_index_and_still_finds(tmp_path: Path
     with Collection(settings=settings) as collection:
         collection.index([gallery])
         assert collection.store.indexes["color"].factory.startswith("IVF")
-        assert collection.store.indexes["phash"].factory == "BFlat"
+        assert collection.store.indexes["phash"].factory.startswith("BIVF")
         (best,) = collection.search(queries / "chelsea-jpeg15.jpg", k=1)
         assert "chelsea.png" in {Path(p).name for p in best.image.paths}
     with Collection(settings=settings) as reopened:
@@ -75,3 +86,54 @@ def test_deleted_index_files_are_rebuilt_from_the_catalog(tmp_path: Path, galler
     with Collection(settings=settings) as reopened:
         assert all(len(index) == count for index in reopened.store.indexes.values())
         assert reopened.search(gallery / "moon.png", k=1)[0].tier == "exact"
+
+
+def test_add_and_remove_after_the_switch_then_back_to_exact(tmp_path: Path, gallery: Path) -> None:
+    settings = Settings(db=tmp_path / "s.db", features=("phash", "color", "lbp"), max_exact_vectors=12)
+    with Collection(settings=settings) as collection:
+        collection.index([gallery])
+        store = collection.store
+        assert all(index.approximate for index in store.indexes.values())
+        astronaut = gallery / "astronaut.png"
+        (before,) = collection.search(astronaut, k=1)
+        vectors = {name: store.vectors(name, [before.image.id]) for name in store.indexes}
+        collection.remove([str(astronaut)])
+        for name, index in store.indexes.items():
+            assert len(index) == collection.info().images
+            assert before.image.id not in index.search(vectors[name], 50)[1]
+        assert before.image.id not in {m.image.id for m in collection.search(astronaut, k=5)}
+        collection.add([astronaut])  # into the cells learned before
+        (best,) = collection.search(astronaut, k=1)
+        assert best.tier == "exact" and best.image.id != before.image.id
+        others = [i for i in store.image_ids() if i != best.image.id][: collection.info().images - 12]
+        collection.remove(others)  # down to the exact limit: saved as exact indexes again
+        assert collection.info().images == 12
+        assert not any(index.approximate for index in store.indexes.values())
+    with Collection(settings=settings) as reopened:
+        assert {index.factory for index in reopened.store.indexes.values()} == {"BFlat", "Flat"}
+        assert reopened.search(gallery / "astronaut.png", k=1)[0].tier == "exact"
+
+
+def test_approximate_search_is_re_ranked_exactly(tmp_path: Path, gallery: Path) -> None:
+    """The store re-ranks the 8-bit codes' candidates with the catalog's exact vectors."""
+    exact = Settings(db=tmp_path / "exact.db", features=("phash", "color"))
+    approximate = Settings(db=tmp_path / "approx.db", features=("phash", "color"), max_exact_vectors=4)
+    results = []
+    for settings in (exact, approximate):
+        with Collection(settings=settings) as collection:
+            collection.index([gallery])
+            store = collection.store
+            ids = store.image_ids()
+            paths = store.images(ids)
+            similarities, found = store.search_vectors("color", store.vectors("color", ids), 5)
+            results.append(([[paths[int(i)].path for i in row] for row in found], similarities))
+    (exact_paths, exact_sims), (approx_paths, approx_sims) = results
+    assert approx_paths == exact_paths
+    assert np.allclose(approx_sims, exact_sims, atol=1e-5)
+
+
+def test_training_sample_is_capped() -> None:
+    from lookalike.vectors import training_size
+
+    assert training_size("IVF1024,SQ8") == 40 * 1024
+    assert training_size("IVF65536,SQ8") == 160_000  # never the whole collection in memory twice

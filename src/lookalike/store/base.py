@@ -219,6 +219,23 @@ class Store(ABC):
     def search_vectors(self, feature: str, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         """(similarities, ids) of each query's k nearest, best first; no padding."""
 
+    def search_close(self, feature: str, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """Like `search_vectors` when only close neighbours matter (the duplicate scan over
+        a whole collection): a backend may search less of an approximate index and skip
+        exact re-ranking, since the caller re-scores what it keeps."""
+        return self.search_vectors(feature, queries, k)
+
+    def close_pairs(
+        self, feature: str, min_similarity: float, k: int
+    ) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+        """The duplicate scan's candidates: every stored image's k nearest neighbours at
+        `min_similarity` and above, as (ids, neighbour ids, similarities) chunks. By
+        default each stored vector is a `search_close` query; a backend may do better."""
+        for ids, vectors in self.iter_vectors(feature, 4096):
+            similarity, hits = self.search_close(feature, vectors, k + 1)
+            keep = (hits >= 0) & (hits != ids[:, None]) & (similarity >= min_similarity)
+            yield np.broadcast_to(ids[:, None], hits.shape)[keep], hits[keep], similarity[keep]
+
     @abstractmethod
     def range_search(
         self, feature: str, queries: np.ndarray, min_similarity: float

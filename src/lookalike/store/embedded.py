@@ -19,10 +19,13 @@ from ..catalog import Catalog
 from ..features.base import FeatureSpec
 from ..records import ImageRecord
 from ..settings import Settings
-from ..vectors import VectorIndex, choose_factory
+from ..vectors import VectorIndex, choose_factory, training_size
+from ..vectors.faiss_index import SCAN_CELLS
 from .base import NewImage, PathLink, Store
 
-_TRAINING_SAMPLE = 100_000
+# An approximate float index proposes this many times k candidates; the catalog's exact
+# vectors re-rank them (the 8-bit codes alone blur close rankings).
+RERANK_FACTOR = 3
 
 
 class EmbeddedStore(Store):
@@ -162,7 +165,45 @@ class EmbeddedStore(Store):
         return self.catalog.iter_vectors(self.spec(feature), batch)
 
     def search_vectors(self, feature: str, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-        return self.indexes[feature].search(queries, k)
+        index = self.indexes[feature]
+        if not index.approximate or index.spec.kind == "binary":  # exact distances already
+            return index.search(queries, k)
+        _, ids = index.search(queries, RERANK_FACTOR * k + 10)
+        return self._rerank_exactly(index.spec, queries, ids, k)
+
+    def search_close(self, feature: str, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """Only the few cells around each query: a copy sits in or next to its original's."""
+        return self.indexes[feature].search(queries, k, cells=SCAN_CELLS)
+
+    def close_pairs(
+        self, feature: str, min_similarity: float, k: int
+    ) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+        index = self.indexes[feature]
+        if index.approximate and index.spec.kind != "binary":  # cell by cell: no coarse search per vector
+            return index.close_pairs(min_similarity, k)
+        return super().close_pairs(feature, min_similarity, k)
+
+    def _rerank_exactly(
+        self, spec: FeatureSpec, queries: np.ndarray, ids: np.ndarray, k: int, chunk: int = 256
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The k best of each row of candidate `ids` by exact inner product with the
+        catalog's vectors (fetched once per chunk of queries, so memory stays bounded)."""
+        k = min(k, ids.shape[1])
+        similarities, best = np.zeros((len(ids), k)), np.full((len(ids), k), -1, dtype=np.int64)
+        for start in range(0, len(ids), chunk):
+            rows = ids[start : start + chunk]
+            unique = np.unique(rows[rows >= 0])
+            if not len(unique):
+                continue
+            exact = self.catalog.get_vectors(spec, unique.tolist()).astype(np.float32)
+            candidates = exact[np.searchsorted(unique, np.maximum(rows, 0))]
+            scores = np.einsum("qd,qcd->qc", queries[start : start + chunk].astype(np.float32), candidates)
+            scores = np.where(rows >= 0, scores, -np.inf)
+            order = np.argsort(-scores, axis=1, kind="stable")[:, :k]
+            top = np.take_along_axis(scores, order, axis=1)
+            similarities[start : start + chunk] = np.clip(np.where(np.isfinite(top), top, 0.0), 0.0, 1.0)
+            best[start : start + chunk] = np.where(np.isfinite(top), np.take_along_axis(rows, order, axis=1), -1)
+        return similarities, best
 
     def range_search(
         self, feature: str, queries: np.ndarray, min_similarity: float
@@ -181,17 +222,18 @@ class EmbeddedStore(Store):
                 self.indexes[spec.name] = self._open_index(spec)
 
     def save_indexes(self) -> None:
-        """Persist every index, switching to the kind its size calls for (exact -> approximate).
-        Call under `writing()`. An index whose size disagrees with the catalog (a write
-        interrupted between commit and index update) is rebuilt rather than saved."""
+        """Persist every index, switching to the kind its size calls for (exact <->
+        approximate) and retraining an approximate one that grew or shrank far past what
+        its cells were learned for. Call under `writing()`. An index whose size disagrees
+        with the catalog (a write interrupted between commit and index update) is rebuilt
+        rather than saved."""
         self.index_dir.mkdir(parents=True, exist_ok=True)
         for spec in self.specs:
             generation = self.catalog.generation(spec.name)
             index = self.indexes[spec.name]
-            wanted = choose_factory(spec, len(index), self.settings.max_exact_vectors)
-            if len(index) != self.catalog.count_vectors(spec.name) or (
-                _is_approximate(wanted) != _is_approximate(index.factory)
-            ):
+            count = self.catalog.count_vectors(spec.name)
+            if len(index) != count or index.needs_rebuild(count, self.settings.max_exact_vectors):
+                wanted = choose_factory(spec, count, self.settings.max_exact_vectors)
                 index = self.indexes[spec.name] = self._build_index(spec, wanted)
             index.save(self._index_path(spec), generation)
             self._synced[spec.name] = generation
@@ -212,16 +254,16 @@ class EmbeddedStore(Store):
         """Build from the catalog's vectors, streaming them in batches."""
         index = VectorIndex(spec, factory)
         if index.needs_training:
-            index.train(self._training_sample(spec))
+            index.train(self._training_sample(spec, training_size(factory)))
         for ids, vectors in self.catalog.iter_vectors(spec):
             index.add(ids, vectors)
         return index
 
-    def _training_sample(self, spec: FeatureSpec) -> np.ndarray:
+    def _training_sample(self, spec: FeatureSpec, size: int) -> np.ndarray:
         """An evenly spread sample of stored vectors; never the whole collection in memory."""
         ids = self.catalog.image_ids()
-        step = max(1, len(ids) // _TRAINING_SAMPLE)
-        return self.catalog.get_vectors(spec, ids[::step])
+        step = max(1, len(ids) // max(size, 1))
+        return self.catalog.get_vectors(spec, ids[::step][:size])
 
 
 def _collect(dropped_id: int | None, dropped: list[int]) -> None:
@@ -235,8 +277,3 @@ def _lock_exclusive(lock: IO[str]) -> None:
     except ImportError:  # not POSIX: single-writer use is up to the caller
         return
     fcntl.flock(lock.fileno(), fcntl.LOCK_EX)  # released when the file closes
-
-
-def _is_approximate(factory: str) -> bool:
-    """Growing within a family (IVF1024 -> IVF2048) is not worth a rebuild; crossing one is."""
-    return factory.startswith("IVF")

@@ -1,5 +1,5 @@
 """Vector indexes: one FAISS index per feature, derived from the catalog."""
 
-from .faiss_index import VectorIndex, choose_factory
+from .faiss_index import VectorIndex, choose_factory, is_approximate, training_size
 
-__all__ = ["VectorIndex", "choose_factory"]
+__all__ = ["VectorIndex", "choose_factory", "is_approximate", "training_size"]

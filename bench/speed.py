@@ -1,0 +1,275 @@
+"""Speed and memory of lookalike next to the tools people use today, on this machine.
+
+    python -m bench.speed [--quick] [--data bench-data] [--docs docs]
+
+Measures, each method in a fresh child process so that its peak RSS is its own:
+
+- indexing throughput (images/s, end to end) for large camera-like JPEGs (12 MP) and for
+  small images, with hashes only and with the default features (CNN embedding included),
+  next to ImageHash's pHash and to the ONNX model's own batch throughput;
+- query latency p50/p99 (query image to results) at 10k, 100k and 1M stored vectors, with
+  the index part on its own and the index's recall@10 against exact search. Stores of that
+  size are synthetic: vectors drawn around cluster centres made from real embeddings,
+  written straight into a real store through the catalog API;
+- `duplicates` on 100k synthetic items next to imagededup's `find_duplicates` on the same
+  64-bit pHashes;
+- store size per image and peak RSS while indexing.
+
+- the one-machine figures of `bench.scale` (a million items) from the same stores.
+
+Raw numbers go to DATA/results/speed.json, plots to DOCS/bench/, and `run` returns the
+Markdown section for docs/benchmarks.md. The parts: speed_images (test images),
+speed_synthetic (synthetic stores), speed_tasks (child processes), speed_report (plots and
+Markdown), scale (a million items on one machine).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from . import scale
+from .speed_images import ImageSets, prepare_images
+from .speed_report import draw_plots, render
+from .speed_synthetic import HASH_FEATURES, ensure_store, hash_realism, remove_store
+from .speed_tasks import run_child
+
+
+@dataclass(frozen=True)
+class Plan:
+    """How much of everything one run measures."""
+
+    large_images: int
+    small_images: int
+    mnist_images: int
+    queries: int
+    latency_sizes: tuple[int, ...]  # stored vectors for the query-latency runs
+    duplicates_sizes: tuple[int, ...]  # the last one is the issue's 100k
+    imagededup_sizes: tuple[int, ...]
+    onnx_seconds: float
+    centres: int
+    scale_size: int  # the one-machine collection (issue 6): a million items
+    group_recall_size: int  # where the duplicate scan is checked against every pair within reach
+
+    @property
+    def store_sizes(self) -> list[int]:
+        return sorted(set(self.latency_sizes) | set(self.duplicates_sizes) | {self.scale_size, self.group_recall_size})
+
+
+FULL = Plan(
+    large_images=48,
+    small_images=240,
+    mnist_images=500,
+    queries=100,
+    latency_sizes=(10_000, 100_000, 1_000_000),
+    duplicates_sizes=(1_000, 10_000, 100_000, 1_000_000),
+    imagededup_sizes=(1_000, 2_500, 10_000, 25_000),
+    onnx_seconds=15.0,
+    centres=3000,
+    scale_size=1_000_000,
+    group_recall_size=60_000,  # just past the exact limit: the scan runs over compressed indexes
+)
+QUICK = Plan(
+    large_images=4,
+    small_images=12,
+    mnist_images=0,
+    queries=12,
+    latency_sizes=(10_000,),
+    duplicates_sizes=(500,),
+    imagededup_sizes=(500,),
+    onnx_seconds=2.0,
+    centres=200,
+    scale_size=10_000,
+    group_recall_size=500,
+)
+
+# ================================================================================================
+# The measurements (parent side)
+# ================================================================================================
+
+# A guard, so that a method needing more memory than this machine can spare fails in its own
+# process (and is reported as such) instead of pushing other work into the OOM killer.
+MEMORY_LIMIT_GB = 12.0
+PLOTS = "bench"  # the plots' folder under the docs folder
+EXTRAPOLATE_TO = 100_000  # the issue's duplicates size, where imagededup is not measured
+PHOTO_SETS = ("small", "large")  # the real photos the synthetic vectors are modelled on
+
+
+def measure_indexing(images: ImageSets, work: Path, plan: Plan) -> dict[str, Any]:
+    """Every indexing method on every image set, plus the CNN's own batch rate."""
+    sets = {"large": images.large, "small": images.small}
+    if images.mnist is not None:
+        sets["mnist"] = images.mnist
+    warmup = str(images.queries[0][0])
+    log("the ONNX model alone")
+    results: dict[str, Any] = {"onnx_batch": run_child("onnx_batch", timeout=300, seconds=plan.onnx_seconds)}
+    for name, folder in sets.items():
+        log(f"indexing the {name} images")
+        results[name] = {
+            "imagehash_phash": run_child("imagehash", timeout=900, folder=str(folder), hashes=["phash"]),
+            "imagehash_all4": run_child("imagehash", timeout=900, folder=str(folder), hashes=IMAGEHASH_ALL),
+            "lookalike_hashes": _index_child(folder, work / f"{name}-hashes.db", HASH_FEATURES, warmup),
+            "lookalike_default": _index_child(folder, work / f"{name}-default.db", None, warmup),
+        }
+    return results
+
+
+IMAGEHASH_ALL = ["average_hash", "dhash", "phash", "whash"]
+
+
+def _index_child(folder: Path, db: Path, features: tuple[str, ...] | None, warmup: str) -> dict[str, Any]:
+    from lookalike.settings import DEFAULT_FEATURES
+
+    remove_store(db)
+    return run_child(
+        "index_lookalike", timeout=1800, folder=str(folder), db=str(db),
+        features=list(features or DEFAULT_FEATURES), warmup=warmup,
+    )
+
+
+def ensure_real_stores(images: ImageSets, work: Path) -> None:
+    """Index the real photo sets with the default features, unless done (bench.scale alone)."""
+    for name in PHOTO_SETS:
+        if not (work / f"{name}-default.db").exists():
+            log(f"indexing the {name} images")
+            _index_child(getattr(images, name), work / f"{name}-default.db", None, str(images.queries[0][0]))
+
+
+def real_dbs(work: Path) -> list[Path]:
+    """The stores of really indexed photos the synthetic vectors are modelled on."""
+    return [work / f"{name}-default.db" for name in PHOTO_SETS]
+
+
+def measure_stores(work: Path, plan: Plan) -> dict[int, dict[str, Any]]:
+    stores = {}
+    for size in plan.store_sizes:
+        log(f"synthetic store of {size:,} images")
+        stores[size] = ensure_store(store_path(work, size), size, real_dbs(work), work / "small-default.db", plan.centres)
+    return stores
+
+
+
+def measure_latency(work: Path, plan: Plan, images: ImageSets, stores: dict[int, Any]) -> dict[int, Any]:
+    queries = [[str(query), str(original.resolve())] for query, original in images.queries]
+    results = {}
+    for size in plan.latency_sizes:
+        if "error" in stores[size]:
+            results[size] = {"error": f"store not built: {stores[size]['error']}"}
+            continue
+        log(f"query latency at {size:,} stored images")
+        results[size] = run_child("query_latency", timeout=3600, db=str(store_path(work, size)), queries=queries)
+    return results
+
+
+def measure_duplicates(work: Path, plan: Plan) -> dict[str, Any]:
+    """lookalike at every duplicates size; imagededup at its own (smaller) sizes on the
+    same pHashes, with a quadratic fit to reach EXTRAPOLATE_TO."""
+    lookalike = {}
+    for size in plan.duplicates_sizes:
+        log(f"duplicates (lookalike) on {size:,} images")
+        lookalike[size] = run_child(
+            "lookalike_duplicates", timeout=3600, memory_limit_gb=MEMORY_LIMIT_GB, db=str(store_path(work, size))
+        )
+    peer = {}
+    for size in plan.imagededup_sizes:
+        log(f"duplicates (imagededup) on {size:,} images")
+        source = min((s for s in plan.store_sizes if s >= size), default=max(plan.store_sizes))
+        peer[size] = run_child(
+            "imagededup", timeout=1800, memory_limit_gb=MEMORY_LIMIT_GB, tree=True,
+            db=str(store_path(work, source)), size=size,
+        )
+    return {
+        "lookalike": lookalike,
+        "imagededup": peer,
+        "imagededup_extrapolated": _extrapolate_quadratic(peer, EXTRAPOLATE_TO),
+        "memory_limit_gb": MEMORY_LIMIT_GB,
+    }
+
+
+def _extrapolate_quadratic(measured: dict[int, dict[str, Any]], size: int) -> dict[str, Any] | None:
+    """imagededup compares every hash with every other: time ~ a * n^2, fitted by least
+    squares on the measured sizes."""
+    points = [(n, r["seconds"]) for n, r in measured.items() if "seconds" in r and "error" not in r]
+    if not points or size <= max(n for n, _ in points):
+        return None
+    n = np.array([p[0] for p in points], dtype=float)
+    t = np.array([p[1] for p in points])
+    a = float(np.sum(t * n**2) / np.sum(n**4))
+    return {"size": size, "seconds": round(a * size**2), "fitted_on": [int(x) for x in n]}
+
+
+def store_path(work: Path, size: int) -> Path:
+    return work / "stores" / f"store-{size}.db"
+
+
+def log(message: str) -> None:
+    print(f"[speed {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+# ================================================================================================
+# The run
+# ================================================================================================
+
+
+def run(data_dir: Path, docs_dir: Path, quick: bool = False) -> str:
+    """Measure everything, write DATA/results/speed.json and DOCS/img/speed-*.png, and
+    return the Markdown section."""
+    from lookalike.models import ensure_onnx_model
+
+    plan = QUICK if quick else FULL
+    started = time.perf_counter()
+    load_before = os.getloadavg()
+    root = Path(data_dir) / "speed"
+    work = root / ("work-quick" if quick else "work")
+    work.mkdir(parents=True, exist_ok=True)
+    log("preparing the test images")
+    images = prepare_images(root, plan)
+    ensure_onnx_model()  # convert once here, not in racing children
+    results: dict[str, Any] = {
+        "quick": quick, "plan": asdict(plan), "cpu_count": os.cpu_count(), "images": images.describe(),
+    }
+    results["indexing"] = measure_indexing(images, work, plan)
+    results["stores"] = measure_stores(work, plan)
+    results["hash_realism"] = hash_realism(real_dbs(work), plan.centres)
+    results["latency"] = measure_latency(work, plan, images, results["stores"])
+    results["duplicates"] = measure_duplicates(work, plan)
+    results["scale"] = scale.measure(work, plan, results)
+    results["machine_load"] = {"before": [round(x, 2) for x in load_before], "after": [round(x, 2) for x in os.getloadavg()]}
+    results["seconds"] = round(time.perf_counter() - started, 1)
+    results = json_safe(results)
+    out = Path(data_dir) / "results" / "speed.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(results, indent=1) + "\n")
+    plots = draw_plots(results, Path(docs_dir) / PLOTS)
+    log(f"done in {results['seconds'] / 60:.1f} minutes")
+    return render(results, plots) + "\n" + scale.render(results)
+
+
+def json_safe(value: Any) -> Any:
+    """Integer dict keys (sizes) become strings, as JSON will make them anyway."""
+    if isinstance(value, dict):
+        return {str(k): json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_safe(v) for v in value]
+    return value
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="lookalike speed and memory benchmark")
+    parser.add_argument("--quick", action="store_true", help="tiny sizes, under a minute")
+    parser.add_argument("--data", type=Path, default=Path("bench-data"))
+    parser.add_argument("--docs", type=Path, default=Path("docs"))
+    args = parser.parse_args(argv)
+    print(run(args.data, args.docs, quick=args.quick))
+
+
+if __name__ == "__main__":
+    main()
