@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 DEMO := demo-data
 LOOKALIKE := $(BIN)/lookalike --db $(DEMO)/lookalike.db
 
-.PHONY: demo test bench bench-train install browser test-data clean
+.PHONY: demo test bench bench-crops bench-scale bench-train install browser test-data clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -59,6 +59,16 @@ test: $(VENV)/.test-installed browser test-data
 # lookalike and its peers, and rewrites docs/benchmarks.md. Not part of `make test`.
 bench: $(VENV)/.test-installed test-data
 	$(BIN)/python -m bench.run
+
+# Heavy crops, pastes and other viewpoints, with and without regions and keypoint
+# verification (tables for docs/crops-and-views.md). Prepares the data like `make bench`.
+bench-crops: $(VENV)/.test-installed test-data
+	$(BIN)/python -m bench.crops
+
+# A million items on one machine: peak RSS serving, index recall and latency, duplicates.
+# `make bench` measures the same within its speed part; this runs only those figures.
+bench-scale: $(VENV)/.test-installed
+	$(BIN)/python -m bench.scale
 
 # Long: trains siamese / autoencoder / texture models on Fashion-MNIST and real photos and
 # rewrites the before/after table in docs/training.md.

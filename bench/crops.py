@@ -160,8 +160,9 @@ def main() -> None:
     parser.add_argument("--regions", type=int, default=5, help="windows per image for the regions rows (0: skip them)")
     parser.add_argument("--quick", action="store_true")
     args = parser.parse_args()
-    if not (args.data / "sources").is_dir():
-        raise SystemExit(f"{args.data}/sources missing: prepare the benchmark data first (make bench)")
+    from .data import prepare
+
+    prepare(args.data, quick=args.quick)  # idempotent: reuses what is already there
     from lookalike import verify
     from lookalike.features.regions import region_features
     from lookalike.rerank.keypoints import precompute

@@ -61,7 +61,25 @@ def part_section(name: str, args: argparse.Namespace, measure: bool) -> str:
         return section
     if saved.exists():
         return saved.read_text()
+    published = published_section(args.docs / "benchmarks.md", name)
+    if published:
+        return published
     return f"## {name.title()}\n\nNot measured yet: `python -m bench.run --only {name}`.\n"
+
+
+def published_section(page: Path, name: str) -> str | None:
+    """The part's section as the published page carries it (a fresh checkout has no
+    DATA/results), so that measuring one part never drops another part's numbers."""
+    if not page.exists():
+        return None
+    heading = f"## {name.title()}"
+    lines = page.read_text().splitlines()
+    if heading not in lines:
+        return None
+    start = lines.index(heading)
+    end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines))
+    section = "\n".join(lines[start:end]).rstrip() + "\n"
+    return None if "Not measured yet" in section else section
 
 
 if __name__ == "__main__":
