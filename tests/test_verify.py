@@ -19,6 +19,9 @@ from lookalike import Collection, Settings  # noqa: E402
 from lookalike import verify as V  # noqa: E402
 from lookalike.demo import sample_image  # noqa: E402
 from lookalike.edits import crop  # noqa: E402
+from lookalike.features.regions import WINDOWS  # noqa: E402
+from lookalike.query import load_query  # noqa: E402
+from lookalike.query_parts import PART_EVIDENCE, part_candidates, part_vectors, with_part_evidence  # noqa: E402
 from lookalike.rerank import keypoints as K  # noqa: E402
 
 OPENCV_DATA = Path("/usr/share/doc/opencv-doc/examples/data")
@@ -167,6 +170,51 @@ def test_picture_pasted_into_another_is_found_as_near_duplicate(full_collection:
     assert best.evidence[K.EVIDENCE_QUERY_COVERAGE] < 0.3  # only part of the query is the camera man
     left, top, right, bottom = (best.evidence[name] for name in K.EVIDENCE_REGION)
     assert 0.1 < left < right < 0.9 and 0.1 < top < bottom < 0.9  # the middle of the stored photo
+
+
+def camera_pasted_on_clock(folder: Path, width_share: float) -> Path:
+    background = sample_image("clock")  # scikit-image's photo of a wall clock; not in the gallery
+    background = background.resize((background.width * 2, background.height * 2), Image.Resampling.BICUBIC)
+    piece = crop(0.58, (0.5, 0.4))(sample_image("camera"))
+    width = round(background.width * width_share)
+    piece = piece.resize((width, round(width * piece.height / piece.width)))
+    composite = background.copy()
+    composite.paste(piece, (background.width - piece.width - 20, 30))
+    path = folder / f"camera-on-clock-{width_share}.png"
+    composite.save(path)
+    return path
+
+
+def test_windows_of_the_query_bring_a_pasted_picture_to_verification(
+    full_collection: Collection, tmp_path: Path
+) -> None:
+    """A small paste ranks low on the whole query's features; a window of the query finds it
+    and the keypoint stage verifies it although only the first-stage best is in its top."""
+    query = camera_pasted_on_clock(tmp_path, 0.3)
+    store = full_collection.store
+    loaded = load_query(query, store.settings, K.KeypointReranker.query_min_side)
+    vectors = part_vectors(loaded)
+    assert vectors.shape == (len(WINDOWS), 1280)
+    camera = next(i for i, record in store.images(store.image_ids()).items() if record.label == "camera")
+    assert camera in part_candidates(store, vectors)
+
+    first_stage = full_collection.search(query, k=100)
+    assert first_stage[0].image.label != "camera"  # else this test would prove nothing
+    matches = with_part_evidence(store, vectors, first_stage)
+    assert max(matches, key=lambda m: m.evidence[PART_EVIDENCE]).image.label == "camera"
+
+    only_the_top = K.KeypointReranker(top_n=1, floor=1.0, part_candidates=0)
+    assert only_the_top.rerank(store, loaded, matches)[0].image.label != "camera"
+    with_parts = K.KeypointReranker(top_n=1, floor=1.0)
+    assert with_parts.wants_parts(first_stage)
+    best = with_parts.rerank(store, loaded, matches)[0]
+    assert best.image.label == "camera" and best.tier == "near-duplicate"
+    assert best.evidence[K.EVIDENCE_QUERY_COVERAGE] < 0.2
+
+
+def test_a_sure_copy_asks_for_no_windows(full_collection: Collection, queries: Path) -> None:
+    stage = K.KeypointReranker()
+    assert not stage.wants_parts(full_collection.search(queries / "astronaut-rot90.jpg", k=3))
 
 
 # --- (5) determinism, cache, robustness --------------------------------------------------------

@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING, Sequence
 import numpy as np
 
 from .features.base import FeatureSpec, needed_side, similarity_matrix
-from .query import ImageSource, QueryFeatures, load_query, query_features
+from .query import ImageSource, QueryFeatures, QueryImage, load_query, query_features
+from .query_parts import part_candidates, part_specs, part_vectors, with_part_evidence
 from .features.registry import get_extractor
 from .features.regions import WINDOWS, describe_region
 from .records import Comparison, Match, Verdict
@@ -45,9 +46,21 @@ def search(
     if not ids:
         return []
     matches = _scored(store, features, ids)
+    if any(stage.wants_parts(matches) for stage in stages) and part_specs(store):
+        matches = _with_parts(store, query, features, matches)
     for stage in stages:
         matches = stage.rerank(store, query, matches)
     return [m for m in matches[:k] if m.score >= min_score]
+
+
+def _with_parts(store: Store, query: QueryImage, features: QueryFeatures, matches: list[Match]) -> list[Match]:
+    """The matches plus the candidates the query's windows propose, all with part evidence
+    (see `lookalike.query_parts`), best first."""
+    vectors = part_vectors(query)
+    extra = part_candidates(store, vectors) - {match.image.id for match in matches}
+    if extra:
+        matches = sorted(matches + _scored(store, features, sorted(extra)), key=lambda m: -m.score)
+    return with_part_evidence(store, vectors, matches)
 
 
 def _scored(store: Store, features: QueryFeatures, ids: list[int]) -> list[Match]:
@@ -164,13 +177,27 @@ def _has_opencv() -> bool:
 
 
 def _candidates(store: Store, features: QueryFeatures, per_index: int) -> list[int]:
-    """Union of each candidate index's nearest neighbours over all orientations (regional
-    embeddings propose candidates too: a crop may match nothing else)."""
+    """Union of each candidate index's `per_index` nearest neighbours (regional embeddings
+    propose candidates too: a crop may match nothing else)."""
     found: set[int] = set()
     names = store.candidate_features()
     names += [spec.name for spec in store.specs if spec.family == "region" and spec.name not in names]
     for name in names:
-        _, ids = store.search_vectors(name, features.vectors[name], per_index)
-        found.update(int(i) for i in ids.ravel() if i >= 0)
+        distinct = np.unique(features.vectors[name], axis=0)  # mirror-invariant features repeat rows
+        similarities, ids = store.search_vectors(name, distinct, per_index)
+        found.update(_nearest_over_orientations(similarities, ids, per_index))
     return sorted(found)
+
+
+def _nearest_over_orientations(similarities: np.ndarray, ids: np.ndarray, count: int) -> list[int]:
+    """The `count` ids nearest to the query in whichever orientation suits each best.
+
+    Each orientation has its own nearest neighbours, but only a turned copy is near in a
+    turned orientation: keeping every orientation's list would re-score up to eight times
+    as many candidates, almost all of them strangers."""
+    best: dict[int, float] = {}
+    for similarity, found in zip(similarities.ravel().tolist(), ids.ravel().tolist()):
+        if found >= 0 and similarity > best.get(found, -np.inf):
+            best[found] = similarity
+    return sorted(best, key=lambda i: -best[i])[:count]
 

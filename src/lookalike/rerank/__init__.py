@@ -30,6 +30,12 @@ class Reranker(ABC):
     def prepare(self, store: "Store", query: "QueryImage") -> None:
         """Called once per search with the decoded query, before any stage re-ranks."""
 
+    def wants_parts(self, matches: list["Match"]) -> bool:
+        """Whether this stage, given the first stage's matches, wants candidates proposed by
+        windows of the query too (a stored picture pasted into the query: see
+        `lookalike.query_parts`); by default not."""
+        return False
+
     @abstractmethod
     def rerank(self, store: "Store", query: "QueryImage", matches: list["Match"]) -> list["Match"]:
         """Return the matches re-scored and re-sorted (best first); may add evidence."""

@@ -2,7 +2,9 @@
 angle, verified with local features on a short candidate list.
 
 The first stage's best `TOP_N` candidates (and any further ones scoring at least `FLOOR`,
-at most `MAX_VERIFIED` in all) are decoded from their files and matched against the query
+at most `MAX_VERIFIED` in all), plus the `PART_CANDIDATES` that a window of the query
+resembles most (a picture pasted into the query: `lookalike.query_parts`, asked for unless
+the first stage is sure), are decoded from their files and matched against the query
 with `lookalike.verify` (SIFT, ratio test, mutual check, RANSAC homography). A verified
 candidate is re-scored and re-labelled:
 
@@ -46,6 +48,7 @@ from typing import TYPE_CHECKING, Any, Callable, Sequence, cast
 
 from ..decode import decode_image, read_bytes
 from ..errors import DecodeError
+from ..query_parts import PART_EVIDENCE
 from . import Reranker, register_reranker
 
 if TYPE_CHECKING:
@@ -60,6 +63,8 @@ if TYPE_CHECKING:
 TOP_N = 10
 FLOOR = 0.6
 MAX_VERIFIED = 20
+# Candidates verified besides those, best by a window of the query (`lookalike.query_parts`).
+PART_CANDIDATES = 4
 WORKERS = 2
 # A first-stage best match scoring at least this is a copy the hashes and the embedding agree
 # on: the stage then verifies only that match (for its explanation), not the other candidates.
@@ -90,10 +95,12 @@ class KeypointReranker(Reranker):
         cache: "FeatureCache | None" = None,
         workers: int = WORKERS,
         confident: float | None = CONFIDENT,
+        part_candidates: int = PART_CANDIDATES,
     ) -> None:
         from .. import verify
 
         self.confident = confident
+        self.part_candidates = part_candidates
         self.top_n = top_n
         self.floor = floor
         self.max_verified = max_verified
@@ -115,13 +122,24 @@ class KeypointReranker(Reranker):
         self._pending = self._pool.submit(self._query_features, query, False)
         self._pool.shutdown(wait=False)
 
+    def wants_parts(self, matches: list["Match"]) -> bool:
+        """A stored picture pasted into the query scores low on the whole query's features:
+        ask for the candidates its windows propose, unless the first stage is sure."""
+        return not self._sure(matches)
+
+    def _sure(self, matches: list["Match"]) -> bool:
+        return self.confident is not None and bool(matches) and matches[0].score >= self.confident
+
     def rerank(self, store: "Store", query: "QueryImage", matches: list["Match"]) -> list["Match"]:
         from ..verify import verify
 
         pending, self._pending = getattr(self, "_pending", None), None
-        chosen = self._chosen(matches)
-        if self.confident is not None and matches and matches[0].score >= self.confident:
-            chosen = chosen[:1] if chosen and chosen[0] == 0 else []  # explain the sure copy, nothing more
+        usual = self._usual(matches)
+        if self._sure(matches):
+            usual, by_part = (usual[:1] if usual and usual[0] == 0 else []), []  # explain the sure copy, nothing more
+        else:
+            by_part = self._by_part(matches, usual)
+        chosen = usual + by_part
         if not chosen:
             return matches
         query_features: dict[bool, "LocalFeatures"] = {}
@@ -135,13 +153,16 @@ class KeypointReranker(Reranker):
                     query_features[flip] = self._query_features(query, flip)
                 return query_features[flip]
 
-        def check(match: "Match") -> "Verification | None":
+        def check(index: int) -> "Verification | None":
+            match = matches[index]
             candidate = self._candidate_features(match.image, store.settings)
             if candidate is None:
                 return None
-            flip = match.orientation in MIRRORED_ORIENTATIONS
+            # A paste's orientation is the host's, not the picture's: start unmirrored.
+            flip = index not in by_part and match.orientation in MIRRORED_ORIENTATIONS
             evidence = verify(query_side(flip), candidate)
-            if _worth_the_other_mirror(match, flip, evidence, store.settings.min_near_duplicate_score):
+            if index in by_part and evidence.kind is None or _worth_the_other_mirror(
+                    match, flip, evidence, store.settings.min_near_duplicate_score):
                 # The global features cannot tell a picture from its mirror image when it is
                 # (nearly) symmetric or heavily cropped; keypoints can: try the other one.
                 other = verify(query_side(not flip), candidate)
@@ -149,7 +170,7 @@ class KeypointReranker(Reranker):
                     evidence = other
             return evidence
 
-        results = self._run([(lambda match=matches[i]: check(match)) for i in chosen])
+        results = self._run([(lambda index=i: check(index)) for i in chosen])
         rescored = list(matches)
         for index, evidence in zip(chosen, results):
             if evidence is None:
@@ -159,7 +180,8 @@ class KeypointReranker(Reranker):
         order = sorted(range(len(rescored)), key=lambda i: -rescored[i].score)  # stable: ties keep their order
         return [rescored[i] for i in order]
 
-    def _chosen(self, matches: list["Match"]) -> list[int]:
+    def _usual(self, matches: list["Match"]) -> list[int]:
+        """The best `top_n` (and any further ones scoring `floor` or more, `max_verified` in all)."""
         chosen = []
         for index, match in enumerate(matches):
             if len(chosen) >= self.max_verified or (index >= self.top_n and match.score < self.floor):
@@ -167,6 +189,12 @@ class KeypointReranker(Reranker):
             if match.tier != "exact":
                 chosen.append(index)
         return chosen
+
+    def _by_part(self, matches: list["Match"], usual: list[int]) -> list[int]:
+        """Besides `usual`, the `part_candidates` best by a window of the query (a paste)."""
+        ranked = sorted((i for i, m in enumerate(matches) if PART_EVIDENCE in m.evidence and m.tier != "exact"),
+                        key=lambda i: -matches[i].evidence[PART_EVIDENCE])
+        return [i for i in ranked if i not in usual][:self.part_candidates]
 
     def _run(self, jobs: list[Callable[[], Any]]) -> list[Any]:
         if self.workers <= 1 or len(jobs) <= 1:
