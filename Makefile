@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 DEMO := demo-data
 LOOKALIKE := $(BIN)/lookalike --db $(DEMO)/lookalike.db
 
-.PHONY: demo test bench bench-crops bench-scale bench-train install browser test-data clean
+.PHONY: demo test screenshots bench bench-crops bench-scale bench-train install browser test-data clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -54,6 +54,10 @@ test-data:
 
 test: $(VENV)/.test-installed browser test-data
 	$(BIN)/python -m pytest -q
+
+# The README's pictures of the web page, drawn again by the browser test.
+screenshots: $(VENV)/.test-installed browser
+	LOOKALIKE_REDRAW_SCREENSHOTS=1 $(BIN)/python -m pytest -q tests/server/test_page.py -k readme_screenshots
 
 # Long: prepares real data sets from Debian packages (installed when we are root), measures
 # lookalike and its peers, and rewrites docs/benchmarks.md. Not part of `make test`.
