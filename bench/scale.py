@@ -151,6 +151,10 @@ def targets(scale: dict[str, Any]) -> list[list[str]]:
         recall = min(latency["recall_at_10_stored_vectors"], latency["recall_at_10_query_images"])
         rows.append([f"embedding index recall@10 at least {TARGET_RECALL} against exact search",
                      f"{recall:.3f} (worse of query images and stored vectors)", _met(recall, lambda v: v >= TARGET_RECALL)])
+    if "candidate_recall_stored_vectors" in latency:
+        covered = min(latency["candidate_recall_stored_vectors"], latency["candidate_recall_query_images"])
+        rows.append(["(exact top 10 among the 40 candidates search takes from the index and re-scores)",
+                     f"{covered:.3f}", _met(covered, lambda v: v >= TARGET_RECALL)])
     index = latency.get("ms", {}).get("index", {}).get("p50")
     rows.append([f"search p50 under {TARGET_INDEX_P50_MS:.0f} ms for the index part",
                  _ms(index) + " (every candidate index, 8 orientations)", _met(index, lambda v: v < TARGET_INDEX_P50_MS)])

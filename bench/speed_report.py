@@ -303,7 +303,7 @@ def _latency_section(results: dict[str, Any], plot: str | None) -> str:
     rows, stages = [], []
     for size, r in latency.items():
         if "error" in r:
-            rows.append([f"{int(size):,}", f"failed: {r['error']}"] + [""] * 7)
+            rows.append([f"{int(size):,}", f"failed: {r['error']}"] + [""] * 8)
             continue
         ms = r["ms"]
         factory = r["factory"] + (f", nprobe {r['nprobe']}" if r.get("nprobe") else "")
@@ -311,12 +311,13 @@ def _latency_section(results: dict[str, Any], plot: str | None) -> str:
             f"{int(size):,}", f"`{factory}`", _num(ms["total"]["p50"]), _num(ms["total"]["p99"]),
             _num(ms["index"]["p50"]), _num(ms["index"]["p99"]),
             f"{r['recall_at_10_query_images']:.3f} / {r['recall_at_10_stored_vectors']:.3f}",
-            f"{r['planted_found']:.0%}", _num(r.get("serving_peak_rss_mb", r.get("peak_rss_mb")), 0),
+            _candidate_recall(r), f"{r['planted_found']:.0%}", _num(r.get("serving_peak_rss_mb", r.get("peak_rss_mb")), 0),
         ])
         stages.append([f"{int(size):,}"] + [_num(ms[s]["p50"]) for s in ("decode", "features", "index", "rescore", "total")])
     table = _table(
         ["stored images", "embedding index", "p50 ms", "p99 ms", "index p50 ms", "index p99 ms",
-         "recall@10 (query images / stored vectors)", "original in top 10", "peak RSS MB serving"], rows)
+         "recall@10 (query images / stored vectors)", "exact top 10 among search's candidates",
+         "original in top 10", "peak RSS MB serving"], rows)
     stage_table = _table(
         ["stored images", "decode", "features (8 orientations)", "index search", "re-scoring and results", "total"], stages
     )
@@ -330,6 +331,9 @@ def _latency_section(results: dict[str, Any], plot: str | None) -> str:
         "(each query in 8 orientations), an approximate index's candidates re-ranked with the catalog's "
         "exact vectors; recall@10 compares the embedding index so searched with exact inner-product search "
         "over the same stored vectors, for the query images and for 200 stored vectors used as queries. "
+        "`search` itself takes the index's own 40 nearest as candidates (no exact re-ranking there, since it "
+        "re-scores every candidate exactly itself): the next column gives the share of the exact top 10 among "
+        "them, the most of the true neighbours search can return. "
         "Stores above 50,000 images use the compressed approximate indexes (see the one-machine subsection).",
         "",
         table,
@@ -339,6 +343,12 @@ def _latency_section(results: dict[str, Any], plot: str | None) -> str:
         *_latency_sentences(latency),
         f"\n![Query latency]({plot})\n" if plot else "",
     ])
+
+
+def _candidate_recall(result: dict[str, Any]) -> str:
+    if "candidate_recall_query_images" not in result:
+        return "-"
+    return f"{result['candidate_recall_query_images']:.3f} / {result['candidate_recall_stored_vectors']:.3f}"
 
 
 def _latency_targets(latency: dict[str, Any]) -> str:
@@ -356,6 +366,11 @@ def _latency_targets(latency: dict[str, Any]) -> str:
         worst = min(min(r["recall_at_10_query_images"], r["recall_at_10_stored_vectors"]) for r in measured.values())
         rows.append([f"index recall@10 at least {TARGET_RECALL} against exact search", f"{worst:.3f} (worst size)",
                      _yes(worst >= TARGET_RECALL)])
+        covered = [min(r["candidate_recall_query_images"], r["candidate_recall_stored_vectors"])
+                   for r in measured.values() if "candidate_recall_query_images" in r]
+        if covered:
+            rows.append(["(exact top 10 among the candidates search re-scores)", f"{min(covered):.3f} (worst size)",
+                         _yes(min(covered) >= TARGET_RECALL)])
     return "Targets:\n\n" + _table(["target", "measured", "met"], rows)
 
 

@@ -322,23 +322,32 @@ def _nprobe(index: Any) -> int | None:
 def embedding_recall(store: Any, queries: np.ndarray, in_store: int, k: int) -> dict[str, Any]:
     """recall@k of the embedding index (as the store searches it: an approximate index's
     candidates re-ranked exactly) for the real query images and for `in_store` stored
-    vectors used as queries, against exact search over the catalog's vectors; and the
-    index's time per single query vector."""
+    vectors used as queries, against exact search over the catalog's vectors; the share of
+    the exact top k among the candidates search's first stage takes from the index for a
+    k-result search (it re-scores them all exactly, so that share bounds what it can find);
+    and the index's time per single query vector."""
+    from lookalike.search import MIN_CANDIDATES
+
     ids = np.asarray(store.image_ids(), dtype=np.int64)
     sample = np.random.default_rng(0).choice(ids, size=min(in_store, len(ids)), replace=False)
     stored_queries = store.vectors(EMBEDDING, sample.tolist())
     everything = np.concatenate([queries, stored_queries]).astype(np.float32)
     exact = exact_top_k(store.iter_vectors(EMBEDDING, 50_000), everything, k)
-    single, approximate = [], []
+    single, approximate, candidates = [], [], []
     for vector in everything:
         started = time.perf_counter()
         _, found = store.search_vectors(EMBEDDING, vector[None, :], k)
         single.append((time.perf_counter() - started) * 1000)
         approximate.append(found[0].tolist())
+        _, proposed = store.search_candidates(EMBEDDING, vector[None, :], max(4 * k, MIN_CANDIDATES))
+        candidates.append(proposed[0].tolist())
     overlap = np.array([len(set(a) & set(e)) / k for a, e in zip(approximate, exact.tolist())])
+    covered = np.array([len(set(c) & set(e)) / k for c, e in zip(candidates, exact.tolist())])
     return {
         "recall_at_10_query_images": round(float(overlap[: len(queries)].mean()), 4),
         "recall_at_10_stored_vectors": round(float(overlap[len(queries):].mean()), 4),
+        "candidate_recall_query_images": round(float(covered[: len(queries)].mean()), 4),
+        "candidate_recall_stored_vectors": round(float(covered[len(queries):].mean()), 4),
         "embedding_index_ms": {"p50": round(float(np.percentile(single, 50)), 3),
                                "p99": round(float(np.percentile(single, 99)), 3)},
     }

@@ -73,6 +73,7 @@ def test_query_latency_is_sane(quick_run: tuple[str, dict, Path]) -> None:
         assert 0.0 <= latency[key] <= 1.0
     assert latency["factory"] == "Flat"  # 10k is below Settings.max_exact_vectors
     assert latency["recall_at_10_stored_vectors"] == 1.0  # exact search against exact search
+    assert latency["candidate_recall_stored_vectors"] == 1.0  # 40 exact candidates hold the exact 10
     assert latency["planted_found"] >= 0.5  # edited copies find their original
     assert 0 < latency["serving_peak_rss_mb"] <= latency["peak_rss_mb"]
 

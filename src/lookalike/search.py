@@ -178,15 +178,20 @@ def _has_opencv() -> bool:
 
 def _candidates(store: Store, features: QueryFeatures, per_index: int) -> list[int]:
     """Union of each candidate index's `per_index` nearest neighbours (regional embeddings
-    propose candidates too: a crop may match nothing else)."""
+    propose candidates too: a crop may match nothing else), all re-scored exactly next."""
     found: set[int] = set()
     names = store.candidate_features()
     names += [spec.name for spec in store.specs if spec.family == "region" and spec.name not in names]
     for name in names:
-        distinct = np.unique(features.vectors[name], axis=0)  # mirror-invariant features repeat rows
-        similarities, ids = store.search_vectors(name, distinct, per_index)
+        similarities, ids = store.search_candidates(name, _distinct_rows(features.vectors[name]), per_index)
         found.update(_nearest_over_orientations(similarities, ids, per_index))
     return sorted(found)
+
+
+def _distinct_rows(vectors: np.ndarray) -> np.ndarray:
+    """The rows without repeats (a mirror-invariant feature repeats its vectors), in order."""
+    first = {row.tobytes(): index for index, row in reversed(list(enumerate(vectors)))}
+    return vectors[sorted(first.values())]
 
 
 def _nearest_over_orientations(similarities: np.ndarray, ids: np.ndarray, count: int) -> list[int]:

@@ -219,6 +219,11 @@ class Store(ABC):
     def search_vectors(self, feature: str, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         """(similarities, ids) of each query's k nearest, best first; no padding."""
 
+    def search_candidates(self, feature: str, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """Like `search_vectors` for a caller that re-scores every id it gets exactly (search's
+        first stage): a backend may skip re-ranking an approximate index's candidates."""
+        return self.search_vectors(feature, queries, k)
+
     def search_close(self, feature: str, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         """Like `search_vectors` when only close neighbours matter (the duplicate scan over
         a whole collection): a backend may search less of an approximate index and skip

@@ -171,6 +171,12 @@ class EmbeddedStore(Store):
         _, ids = index.search(queries, RERANK_FACTOR * k + 10)
         return self._rerank_exactly(index.spec, queries, ids, k)
 
+    def search_candidates(self, feature: str, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """The index's own k nearest: an approximate index's similarities come from its codes,
+        which is enough to choose candidates (reading exact vectors from the catalog to
+        re-rank them would cost more than the index search itself at a million)."""
+        return self.indexes[feature].search(queries, k)
+
     def search_close(self, feature: str, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         """Only the few cells around each query: a copy sits in or next to its original's."""
         return self.indexes[feature].search(queries, k, cells=SCAN_CELLS)
