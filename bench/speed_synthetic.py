@@ -237,9 +237,11 @@ def _insert_images(store: Any, vectors: dict[str, np.ndarray], paths: list[str],
 
 
 def ensure_store(path: Path, size: int, real_dbs: list[Path], planted_db: Path, centres: int) -> dict[str, Any]:
-    """Build the synthetic store unless one made the same way is already there."""
+    """Build the synthetic store unless one made the same way, with the index kind the
+    store would choose today, is already there."""
     marker = path.with_suffix(".json")
-    key = {"size": size, "version": SYNTHETIC_VERSION, "centres": centres, "planted": str(planted_db)}
+    key = {"size": size, "version": SYNTHETIC_VERSION, "centres": centres, "planted": str(planted_db),
+           "embedding_index": _index_kind(size)}
     if marker.exists() and path.exists():
         built = json.loads(marker.read_text())
         if built.get("key") == key:
@@ -253,6 +255,14 @@ def ensure_store(path: Path, size: int, real_dbs: list[Path], planted_db: Path, 
     if "error" not in result:
         marker.write_text(json.dumps({"key": key, "result": result}, indent=1))
     return result
+
+
+def _index_kind(size: int) -> str:
+    from lookalike.features.registry import get_spec
+    from lookalike.settings import Settings
+    from lookalike.vectors import choose_factory
+
+    return choose_factory(get_spec(EMBEDDING), size, Settings().max_exact_vectors)
 
 
 def remove_store(db: Path) -> None:

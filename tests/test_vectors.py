@@ -19,14 +19,14 @@ def test_factory_by_size() -> None:
     assert choose_factory(phash, 1000, 1000) == "BFlat"
     assert choose_factory(phash, 10_000_000, 1000) == "BIVF16384"
     assert choose_factory(colour, 1000, 1000) == "Flat"
-    assert choose_factory(colour, 1_000_000, 1000) == "IVF4096,SQ8"
-    assert choose_factory(colour, 9, 0) == "IVF8,SQ8"  # never more cells than vectors
+    assert choose_factory(colour, 1_000_000, 1000) == "IVF4096_HNSW32,SQ8"
+    assert choose_factory(colour, 9, 0) == "IVF8_HNSW32,SQ8"  # never more cells than vectors
 
 
 def test_rebuild_when_the_kind_or_the_cell_count_no_longer_fits() -> None:
     embedding = get_spec("effnet_lite0")
     index = VectorIndex(embedding, choose_factory(embedding, 60_000, 50_000))
-    assert index.factory == "IVF1024,SQ8" and not index.needs_rebuild(200_000, 50_000)
+    assert index.factory == "IVF1024_HNSW32,SQ8" and not index.needs_rebuild(200_000, 50_000)
     assert index.needs_rebuild(40_000, 50_000)  # back under the exact limit
     assert index.needs_rebuild(1_000_000, 50_000)  # 4096 cells wanted: learn them again
     assert not VectorIndex(embedding, "Flat").needs_rebuild(50_000, 50_000)
@@ -135,5 +135,37 @@ def test_approximate_search_is_re_ranked_exactly(tmp_path: Path, gallery: Path) 
 def test_training_sample_is_capped() -> None:
     from lookalike.vectors import training_size
 
-    assert training_size("IVF1024,SQ8") == 40 * 1024
-    assert training_size("IVF65536,SQ8") == 160_000  # never the whole collection in memory twice
+    assert training_size("IVF1024_HNSW32,SQ8") == 40 * 1024
+    assert training_size("IVF65536_HNSW32,SQ8") == 160_000  # never the whole collection in memory twice
+    assert training_size("IVF1024,SQ8") == 40 * 1024  # the kind stores before the HNSW centres saved
+
+
+def _clustered(count: int, dim: int, seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(size=(40, dim))
+    return l2_normalise((centres[rng.integers(0, 40, count)] + 0.3 * rng.normal(size=(count, dim))).astype(np.float32))
+
+
+@pytest.mark.parametrize("factory", ["IVF64_HNSW32,SQ8", "IVF64,SQ8"])
+def test_both_kinds_of_cell_search_find_what_exact_search_finds_and_survive_a_reload(
+    tmp_path: Path, factory: str
+) -> None:
+    """The HNSW graph over the cell centres visits the cells exact comparison would; the
+    older flat-centre kind (stores saved before it) still loads and searches."""
+    spec = get_spec("lbp")
+    vectors = _clustered(5000, spec.dim, seed=1)
+    ids = np.arange(5000, dtype=np.int64) + 100
+    exact = VectorIndex(spec, "Flat")
+    exact.add(ids, vectors)
+    index = VectorIndex(spec, factory)
+    index.train(vectors[:2560])
+    index.add(ids, vectors)
+    index.save(tmp_path / "lbp.faiss", generation=7)
+    reloaded = VectorIndex.load(spec, tmp_path / "lbp.faiss", generation=7)
+    assert reloaded is not None and reloaded.factory == factory
+    queries = _clustered(50, spec.dim, seed=2)
+    _, truth = exact.search(queries, 10)
+    for candidate in (index, reloaded):
+        _, found = candidate.search(queries, 40)
+        covered = np.mean([len(set(f) & set(t)) / 10 for f, t in zip(found.tolist(), truth.tolist())])
+        assert covered >= 0.95
