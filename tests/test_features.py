@@ -132,3 +132,32 @@ def test_declared_invariance_holds_on_real_photos(name: str, photos: dict[str, I
         # a mirrored copy still scores far above any other photo.
         needed = 0.93 if spec.invariance == "mirror" else 0.98
         assert pair_similarity(spec, turned, stood).min() >= needed, (photo, name)
+
+
+@pytest.mark.parametrize("name", [n for n in ALL if get_spec(n).input_mode == "L"])
+def test_grey_features_read_a_grey_image_as_they_read_the_colour_one(name: str, photos: dict[str, Image.Image]) -> None:
+    """Indexing and queries hand grey features one grey conversion shared by all of them."""
+    extractor = get_extractor(name)
+    colour = list(photos.values())
+    grey = [image.convert("L") for image in colour]
+    assert np.array_equal(extractor.extract_batch(colour), extractor.extract_batch(grey))
+
+
+def test_query_orientations_from_the_grey_query_equal_turning_the_colour_query(photos: dict[str, Image.Image]) -> None:
+    """The query turns its grey version for grey features (one conversion for all eight
+    orientations): the same vectors as turning the colour query and converting each."""
+    import hashlib
+
+    from lookalike.query import ORIENTATIONS, QueryImage, query_features
+
+    specs = [get_spec(name) for name in ("ahash", "dhash", "phash", "whash", "color", "lbp")]
+    for photo in ("chelsea", "astronaut"):
+        image = photos[photo]
+        features = query_features(QueryImage(image, hashlib.sha256(image.tobytes()).hexdigest(), photo), specs)
+        for spec in specs:
+            for row, orientation in enumerate(ORIENTATIONS):
+                transform = ORIENTATIONS[orientation]
+                turned = image if transform is None else image.transpose(transform)
+                if spec.invariance == "none":
+                    expected = get_extractor(spec.name).extract_batch([turned])[0]
+                    assert np.array_equal(features.vectors[spec.name][row], expected), (spec.name, orientation)

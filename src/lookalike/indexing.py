@@ -15,10 +15,11 @@ from pathlib import Path
 from typing import Callable, Iterable, Mapping, Sequence
 
 import numpy as np
+from PIL import Image
 
 from .decode import decode_image, read_bytes
 from .errors import DecodeError, NotInCollection
-from .features.base import needed_side
+from .features.base import in_input_mode, needed_side
 from .features.registry import get_extractor
 from .records import ImageRecord, IndexReport
 from .scan import FileRecord, label_for, scan
@@ -194,7 +195,9 @@ def _index_batch(
         pending[sha256] = NewImage(file.path, file.mtime_ns, file.size, sha256, decoded.width, decoded.height,
                                    decoded.format, label_of(file.path), names.get(file.path, Path(file.path).name))
         images.append(decoded.image)
-    vectors = {spec.name: get_extractor(spec.name).extract_batch(images) for spec in store.specs}
+    grey: dict[int, Image.Image] = {}  # one grey conversion per image for every grey feature
+    vectors = {spec.name: get_extractor(spec.name).extract_batch([in_input_mode(spec, image, grey) for image in images])
+               for spec in store.specs}
     new = list(pending.values())
     dropped_records = store.images([state[0] for state in map(store.path_state, (f.path for f in batch))
                                     if state is not None])

@@ -77,13 +77,18 @@ def query_features(
     """Each feature computed only for the orientations it is not invariant to, then
     spread over all the orientations asked for."""
     names = tuple(ORIENTATIONS) if all_orientations else ("original",)
-    turned: dict[str, Image.Image] = {}
+    turned: dict[tuple[str, str], Image.Image] = {}
 
-    def image_in(orientation: str) -> Image.Image:
-        if orientation not in turned:
+    def image_in(orientation: str, mode: str) -> Image.Image:
+        """The query turned, in RGB or grey; a grey turn is the grey query turned (the
+        same pixels as turning first, one conversion for every orientation and feature)."""
+        if (orientation, mode) not in turned:
             transform = ORIENTATIONS[orientation]
-            turned[orientation] = query.image if transform is None else query.image.transpose(transform)
-        return turned[orientation]
+            if transform is not None:
+                turned[orientation, mode] = image_in("original", mode).transpose(transform)
+            else:
+                turned[orientation, mode] = query.image if mode == "RGB" else query.image.convert(mode)
+        return turned[orientation, mode]
 
     vectors: dict[str, np.ndarray] = {}
     own = [spec for spec in specs if spec.query_with is None]
@@ -92,7 +97,7 @@ def query_features(
     for spec in own + [get_spec(name) for name in sorted(missing) if name is not None]:
         sources = [_computed_orientation(spec, name) for name in names]
         distinct = list(dict.fromkeys(sources))
-        computed = get_extractor(spec.name).extract_batch([image_in(name) for name in distinct])
+        computed = get_extractor(spec.name).extract_batch([image_in(name, spec.input_mode) for name in distinct])
         vectors[spec.name] = computed[[distinct.index(source) for source in sources]]
     for spec in borrowed:  # searched with another feature's query vector (regional embeddings)
         vectors[spec.name] = vectors[str(spec.query_with)]

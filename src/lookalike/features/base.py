@@ -46,6 +46,10 @@ class FeatureSpec:
     # Search this feature's index with the query's vector of another feature instead of
     # its own (regional embeddings: a stored window against the whole query; features/regions.py).
     query_with: str | None = None
+    # The pixels the extractor reads: "L" features work on grey levels, so a caller may
+    # hand them a grey image converted once for all of them (the query's eight orientations
+    # feed four hashes: 32 conversions of the full image otherwise); RGB works too.
+    input_mode: Literal["RGB", "L"] = "RGB"
 
     @property
     def code_size(self) -> int:
@@ -68,7 +72,7 @@ class Extractor(ABC):
     spec: ClassVar[FeatureSpec]
 
     def extract_batch(self, images: Sequence[Image.Image]) -> np.ndarray:
-        """RGB images -> (n, width) array of the spec's dtype."""
+        """RGB images (or images in the spec's `input_mode`) -> (n, width) array of the spec's dtype."""
         if not images:
             return np.empty((0, self.spec.width), dtype=self.spec.dtype)
         vectors = np.asarray(self._extract(list(images)), dtype=self.spec.dtype)
@@ -106,6 +110,17 @@ def pair_similarity(spec: FeatureSpec, left: np.ndarray, right: np.ndarray) -> n
         return 1.0 - differing.sum(axis=1, dtype=np.int32) / float(spec.dim)
     products = np.einsum("ij,ij->i", left.astype(np.float64), right.astype(np.float64))
     return np.clip(products, 0.0, 1.0)
+
+
+def in_input_mode(spec: FeatureSpec, image: Image.Image, grey: dict[int, Image.Image]) -> Image.Image:
+    """`image` as `spec` reads it: for a grey feature its grey version, converted once per
+    image through `grey` (keyed by the image object's id, so it must live no longer than
+    the images it was filled from)."""
+    if spec.input_mode != "L" or image.mode == "L":
+        return image
+    if id(image) not in grey:
+        grey[id(image)] = image.convert("L")
+    return grey[id(image)]
 
 
 def needed_side(specs: Sequence[FeatureSpec]) -> int:

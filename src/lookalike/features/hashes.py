@@ -23,7 +23,7 @@ _SIDE = 8
 
 def grey_grid(image: Image.Image, width: int, height: int) -> np.ndarray:
     """Grey levels of `image` resampled to width x height, as float32."""
-    grey = image.convert("L").resize((width, height), Image.Resampling.LANCZOS, reducing_gap=3.0)
+    grey = (image if image.mode == "L" else image.convert("L")).resize((width, height), Image.Resampling.LANCZOS, reducing_gap=3.0)
     return np.asarray(grey, dtype=np.float32)
 
 
@@ -81,6 +81,7 @@ def _hash_spec(name: str, description: str, near_bits: int) -> FeatureSpec:
         far=0.5,
         family="hash",
         description=description,
+        input_mode="L",
     )
 
 

@@ -26,7 +26,8 @@ _SIDE = 256
 def grey_short_side(image: Image.Image, side: int) -> np.ndarray:
     scale = side / min(image.size)
     size = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
-    return np.asarray(image.convert("L").resize(size, Image.Resampling.BILINEAR, reducing_gap=2.0))
+    grey = image if image.mode == "L" else image.convert("L")
+    return np.asarray(grey.resize(size, Image.Resampling.BILINEAR, reducing_gap=2.0))
 
 
 def lbp_histograms(images: list[Image.Image]) -> list[np.ndarray]:
@@ -74,6 +75,7 @@ class LocalBinaryPatterns(Extractor):
         family="texture",
         description="uniform rotation-invariant LBP histograms, radii 1, 2, 3",
         invariance="dihedral",
+        input_mode="L",
     )
 
     def _extract(self, images: list[Image.Image]) -> np.ndarray:
