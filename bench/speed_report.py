@@ -84,16 +84,8 @@ def _plot_latency(results: dict[str, Any], path: Path) -> bool:
             values = [r["ms"][stage][pct] for _, r in rows]
             ax.plot(sizes, values, style, marker=marker, label=f"{pct}, {'query image to results' if stage == 'total' else 'index search only'}")
     ax.axhline(TARGET_P50_MS_AT_1M, color="grey", linestyle="--", linewidth=1, label="target: p50 < 50 ms at 1M")
-    ax.set_xscale("log")
-    ax.set_yscale("log")
-    ax.set_xlabel("stored images (synthetic vectors)")
-    ax.set_ylabel("ms per query (log scale)")
-    ax.set_title("Query latency, one query at a time, 2 cores")
-    ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return True
+    return _save_log_log(fig, ax, path, "stored images (synthetic vectors)", "ms per query (log scale)",
+                         "Query latency, one query at a time, 2 cores")
 
 
 def _plot_duplicates(results: dict[str, Any], path: Path) -> bool:
@@ -114,11 +106,18 @@ def _plot_duplicates(results: dict[str, Any], path: Path) -> bool:
     if peer and extrapolated:
         ax.plot([peer[-1][0], extrapolated["size"]], [peer[-1][1], extrapolated["seconds"]], "s--", alpha=0.5,
                 label="imagededup, extrapolated (n^2 fit)")
+    return _save_log_log(fig, ax, path, "images (synthetic vectors)", "seconds (log scale)", "Finding all duplicate groups")
+
+
+def _save_log_log(fig: Any, ax: Any, path: Path, xlabel: str, ylabel: str, title: str) -> bool:
+    """Both axes logarithmic, labelled, with the legend; written to `path`."""
+    import matplotlib.pyplot as plt
+
     ax.set_xscale("log")
     ax.set_yscale("log")
-    ax.set_xlabel("images (synthetic vectors)")
-    ax.set_ylabel("seconds (log scale)")
-    ax.set_title("Finding all duplicate groups")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
     ax.legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
