@@ -34,6 +34,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from PIL import Image
 
@@ -43,7 +44,7 @@ from lookalike.edits import EDITS, crop
 OPENCV_DATA = Path("/usr/share/doc/opencv-doc/examples/data")
 STEREO = [(f"left{n:02d}.jpg", f"right{n:02d}.jpg") for n in (1, 2, 3, 4, 5, 6, 7, 8, 9, 11, 12, 13, 14)]
 EDIT_PHOTOS = 6
-PASTE_HOSTS = ("opencv-home", "mate-Storm", "plasma-Path")
+PASTE_HOSTS = ("opencv-home", "mate-Storm", "plasma-Path")  # else the last photo of each family
 EXPECTED_TIER = {"crop50-any": "near-duplicate", "crop30-any": "near-duplicate", "paste30": "near-duplicate",
                  "viewpoint": "same-object", "stereo-chessboard": "same-object", "edits": ("exact", "near-duplicate")}
 # The 13 stereo pairs all show one calibration chessboard: any of its photos is the same
@@ -63,13 +64,27 @@ def area_crop(image: Image.Image, area: float, seed: str) -> Image.Image:
     return crop(area ** 0.5, (rng.random(), rng.random()))(image)
 
 
+def paste_hosts(sources: list[Path]) -> list[Path]:
+    """The photos kept out of the gallery to paste cuts into: PASTE_HOSTS where the data
+    holds them, else the last photo of each source family (the wallpaper packages' sets
+    differ between Debian releases)."""
+    named = [s for s in sources if s.stem in PASTE_HOSTS]
+    if named:
+        return named
+    last_of_family = {s.stem.split("-", 1)[0]: s for s in sources}
+    hosts = sorted(last_of_family.values())[:3]
+    if not hosts:
+        raise SystemExit("bench.crops: no photos under the data folder's sources/ to paste into")
+    return hosts
+
+
 def build(data: Path, work: Path, quick: bool, distractors: int) -> tuple[Path, list[Query]]:
     gallery, queries = work / "gallery", work / "queries"
     gallery.mkdir(parents=True, exist_ok=True)
     queries.mkdir(parents=True, exist_ok=True)
     sources = sorted((data / "sources").glob("*.jpg"))
-    hosts = [s for s in sources if s.stem in PASTE_HOSTS]
-    sources = [s for s in sources if s.stem not in PASTE_HOSTS]
+    hosts = paste_hosts(sources)
+    sources = [s for s in sources if s not in hosts]
     if quick:
         sources = sources[::4]
     found: list[Query] = []
@@ -111,11 +126,11 @@ def build(data: Path, work: Path, quick: bool, distractors: int) -> tuple[Path, 
     return gallery, found
 
 
-def run(collection: Collection, queries: list[Query]) -> dict[str, dict[str, dict[str, float]]]:
+def run(collection: Collection, queries: list[Query]) -> dict[str, dict[str, dict[str, Any]]]:
     """Each query searched without and with the keypoint stage, one right after the other
     (a shared machine's load hits both alike): recall@1, right tier at rank 1, latency, and
     the stage's own cost as the median of the paired differences (wall and CPU time)."""
-    numbers: dict[str, dict[str, dict[str, list[float]]]] = {"first-stage": {}, "keypoints": {}}
+    numbers: dict[str, dict[str, dict[str, list[Any]]]] = {"first-stage": {}, "keypoints": {}}
     for query in queries:
         for name, rerank in (("first-stage", []), ("keypoints", ["keypoints"])):
             started, cpu = time.perf_counter(), time.process_time()
@@ -127,12 +142,14 @@ def run(collection: Collection, queries: list[Query]) -> dict[str, dict[str, dic
             expected = EXPECTED_TIER[query.group]
             tier_ok = best is not None and (best.tier in expected if isinstance(expected, tuple) else best.tier == expected)
             right_object = hit or (query.group == "stereo-chessboard" and name_1.startswith(CHESSBOARDS))
-            row = numbers[name].setdefault(query.group, {"hit": [], "tier": [], "ms": [], "cpu_ms": []})
+            row = numbers[name].setdefault(query.group, {"hit": [], "tier": [], "ms": [], "cpu_ms": [], "misses": []})
             row["hit"].append(float(hit))
             row["tier"].append(float(right_object and tier_ok))
+            if not (right_object and tier_ok):
+                row["misses"].append({"query": query.path.name, "first": name_1, "tier": best.tier if best else None})
             row["ms"].append(seconds * 1000)
             row["cpu_ms"].append(cpu_seconds * 1000)
-    results: dict[str, dict[str, dict[str, float]]] = {}
+    results: dict[str, dict[str, dict[str, Any]]] = {}
     for name, groups in numbers.items():
         results[name] = {}
         for group, n in groups.items():
@@ -144,6 +161,7 @@ def run(collection: Collection, queries: list[Query]) -> dict[str, dict[str, dic
                 "p90_ms": round(sorted(n["ms"])[int(0.9 * (len(n["ms"]) - 1))], 1),
                 "stage_p50_ms": round(statistics.median([a - b for a, b in zip(n["ms"], base["ms"])]), 1),
                 "stage_cpu_p50_ms": round(statistics.median([a - b for a, b in zip(n["cpu_ms"], base["cpu_ms"])]), 1),
+                "misses": n["misses"],
             }
     return results
 
