@@ -101,6 +101,27 @@ def test_texture_is_rotation_invariant(photos: dict[str, Image.Image]) -> None:
     assert sims[0] > sims[1]
 
 
+@pytest.mark.parametrize("name", ["brick", "grass", "camera", "chelsea", "rocket"])
+def test_texture_counts_equal_skimage_bit_for_bit(name: str) -> None:
+    """lookalike computes LBP its own (faster) way; stored histograms must not change."""
+    import warnings
+
+    from skimage.feature import local_binary_pattern
+
+    from lookalike.features.texture import _RADII, _SIDE, grey_short_side, uniform_lbp_counts
+
+    image = sample_image(name)
+    greys = [grey_short_side(image, _SIDE), np.asarray(image.convert("L").resize((13, 7))),
+             np.full((9, 11), 128, dtype=np.uint8)]  # odd small sizes; flat: ties everywhere
+    for grey in greys:
+        for points, radius in _RADII:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                codes = local_binary_pattern(grey, points, radius, method="uniform")
+            expected = np.bincount(codes.astype(np.int64).ravel(), minlength=points + 2)
+            assert np.array_equal(uniform_lbp_counts(grey, points, radius), expected), (grey.shape, points)
+
+
 def test_unknown_feature_names_the_known_ones() -> None:
     with pytest.raises(UnknownFeature, match="phash"):
         get_spec("nope")

@@ -80,3 +80,80 @@ def test_compare_identical_files_is_exact(gallery: Path, tmp_path: Path) -> None
     shutil.copyfile(gallery / "moon.png", copy)
     result = compare(gallery / "moon.png", copy)
     assert (result.verdict, result.tier, round(result.score, 6)) == ("same", "exact", 1.0)
+
+
+class CnnPasses:
+    """Counts the images the CNN extractor is run on (the real extractor runs)."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        from lookalike.features.registry import get_extractor
+
+        self.images = 0
+        extractor = get_extractor("effnet_lite0")
+        original = extractor._extract
+
+        def counted(images: list[Image.Image]):  # type: ignore[no-untyped-def]
+            self.images += len(images)
+            return original(images)
+
+        monkeypatch.setattr(extractor, "_extract", counted)
+
+
+def _ranked(matches: list) -> list[tuple[str | None, str, str]]:  # type: ignore[type-arg]
+    return [(m.image.label, m.tier, m.orientation) for m in matches]
+
+
+@pytest.mark.parametrize("edit", ["jpeg15", "crop80", "caption", "brighter"])
+def test_a_sure_upright_copy_skips_the_turned_cnn_passes(
+    full_collection: Collection, queries: Path, edit: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from dataclasses import replace
+
+    passes = CnnPasses(monkeypatch)
+    query = queries / f"coffee-{edit}.jpg"
+    lazy = full_collection.search(query, k=3)
+    assert passes.images == 1
+    assert lazy[0].image.label == "coffee" and lazy[0].tier == "near-duplicate"
+    settings = full_collection.store.settings
+    full_collection.store.settings = replace(settings, turn_queries="always")
+    try:
+        always = full_collection.search(query, k=3)
+    finally:
+        full_collection.store.settings = settings
+    assert passes.images == 1 + 4
+    assert _ranked(lazy)[0] == _ranked(always)[0]
+    assert lazy[0].score == pytest.approx(always[0].score)
+
+
+def test_a_turned_and_cropped_copy_turns_the_cnn(
+    full_collection: Collection, gallery: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The hashes cannot see a turned crop: the upright search is unsure, so the CNN
+    runs on the turned query too and finds it."""
+    query = tmp_path / "rocket-crop-rot90.jpg"
+    EDITS["crop70-corner"](Image.open(gallery / "rocket.png").convert("RGB")).transpose(
+        Image.Transpose.ROTATE_90).save(query, quality=90)
+    passes = CnnPasses(monkeypatch)
+    (best, *_) = full_collection.search(query, k=3)
+    assert passes.images == 4
+    assert best.image.label == "rocket"
+    assert best.orientation in ("rotated 270", "transversed")
+
+
+def test_a_turned_copy_in_the_collection_is_found_beside_the_upright_one(
+    tmp_path: Path, gallery: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The upright original is a sure copy, but the hashes see a turned copy as well:
+    search turns the CNN to score it."""
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for name in ("astronaut", "rocket", "coffee", "chelsea"):
+        shutil.copyfile(gallery / f"{name}.png", folder / f"{name}.png")
+    Image.open(gallery / "astronaut.png").transpose(Image.Transpose.ROTATE_90).save(folder / "astronaut-turned.png")
+    with Collection(tmp_path / "turned.db") as collection:
+        collection.index([folder])
+        passes = CnnPasses(monkeypatch)
+        matches = collection.search(gallery / "astronaut.png", k=3)
+    assert passes.images == 4
+    assert [Path(m.image.path).name for m in matches[:2]] == ["astronaut.png", "astronaut-turned.png"]
+    assert matches[1].tier == "near-duplicate" and matches[1].orientation == "rotated 90"

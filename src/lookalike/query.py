@@ -7,7 +7,9 @@ rotated by 90/180/270 degrees or mirrored matches its original at full strength.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
 
@@ -55,11 +57,21 @@ class QueryImage:
 
 @dataclass(frozen=True)
 class QueryFeatures:
-    """vectors[feature] has one row per orientation, in ORIENTATIONS order."""
+    """vectors[feature] has one row per orientation, in ORIENTATIONS order.
+
+    Features in `upright_rows` were computed only for the orientations their vector of the
+    upright query stands for (those row numbers; see `query_features`); their other rows
+    are zeros, similar to nothing, so those orientations carry no evidence from them.
+    """
 
     sha256: str
     orientations: tuple[str, ...]
     vectors: dict[str, np.ndarray]
+    upright_rows: dict[str, tuple[int, ...]] = field(default_factory=dict)
+
+    def computed_rows(self, feature: str) -> np.ndarray:
+        """The orientations (row numbers) whose vector of `feature` was computed."""
+        return np.asarray(self.upright_rows.get(feature, range(len(self.orientations))), dtype=np.int64)
 
 
 def load_query(source: ImageSource, settings: Settings, min_side: int) -> QueryImage:
@@ -72,36 +84,123 @@ def load_query(source: ImageSource, settings: Settings, min_side: int) -> QueryI
 
 
 def query_features(
-    query: QueryImage, specs: Sequence[FeatureSpec], all_orientations: bool = True
+    query: QueryImage, specs: Sequence[FeatureSpec], all_orientations: bool = True, turn_costly: bool = True
 ) -> QueryFeatures:
     """Each feature computed only for the orientations it is not invariant to, then
-    spread over all the orientations asked for."""
+    spread over all the orientations asked for.
+
+    Without `turn_costly`, the CNN features (COSTLY_FAMILIES, and the regional ones that
+    borrow their vectors) are computed for the upright query only: turning the query costs
+    one CNN pass per rotation (most of a query's time), while the hashes find a turned
+    copy in their own turned rows for a few milliseconds. `complete_features` adds the
+    missing rotations when the upright search leaves doubt.
+    """
     names = tuple(ORIENTATIONS) if all_orientations else ("original",)
-    turned: dict[tuple[str, str], Image.Image] = {}
+    features = QueryFeatures(query.sha256, names, {})
+    turns = _Turns(query.image)
+    own = _own_specs(specs)
+    costly = [spec for spec in own if spec.family in COSTLY_FAMILIES]
+    # The CNN passes run beside the cheap features: onnxruntime leaves gaps on two cores
+    # that the hashes and texture fill (a query's features at 100k: 72 -> 57 ms).
+    pending = {spec.name: _background().submit(_feature_rows, spec, names, turns, not turn_costly)
+               for spec in costly}
+    for spec in own:
+        if spec.name not in pending:
+            features.vectors[spec.name] = _feature_rows(spec, names, turns)
+    for spec in costly:
+        features.vectors[spec.name] = pending[spec.name].result()
+        if not turn_costly:
+            features.upright_rows[spec.name] = _upright_rows(spec, names)
+    return _with_borrowed(features, specs)
 
-    def image_in(orientation: str, mode: str) -> Image.Image:
-        """The query turned, in RGB or grey; a grey turn is the grey query turned (the
-        same pixels as turning first, one conversion for every orientation and feature)."""
-        if (orientation, mode) not in turned:
-            transform = ORIENTATIONS[orientation]
-            if transform is not None:
-                turned[orientation, mode] = image_in("original", mode).transpose(transform)
-            else:
-                turned[orientation, mode] = query.image if mode == "RGB" else query.image.convert(mode)
-        return turned[orientation, mode]
 
-    vectors: dict[str, np.ndarray] = {}
+_BACKGROUND: ThreadPoolExecutor | None = None
+_BACKGROUND_LOCK = threading.Lock()
+
+
+def _background() -> ThreadPoolExecutor:
+    """Threads for the CNN passes of queries (two: concurrent queries of a server)."""
+    global _BACKGROUND
+    with _BACKGROUND_LOCK:
+        if _BACKGROUND is None:
+            _BACKGROUND = ThreadPoolExecutor(max_workers=2, thread_name_prefix="lookalike-cnn")
+        return _BACKGROUND
+
+
+# Features a query computes in its turned orientations only when needed: CNN passes.
+COSTLY_FAMILIES = ("embedding",)
+
+
+def complete_features(query: QueryImage, features: QueryFeatures, specs: Sequence[FeatureSpec]) -> QueryFeatures:
+    """`features` with its upright-only features computed in every orientation as well."""
+    if not features.upright_rows:
+        return features
+    complete = QueryFeatures(features.sha256, features.orientations, dict(features.vectors))
+    turns = _Turns(query.image)
+    for spec in _own_specs([spec for spec in specs if spec.name in features.upright_rows]):
+        complete.vectors[spec.name] = _feature_rows(spec, features.orientations, turns,
+                                                    known=features.vectors[spec.name])
+    return _with_borrowed(complete, specs)
+
+
+class _Turns:
+    """The query in each orientation and mode, each made once: a grey turn is the grey
+    query turned (the same pixels as turning first; one conversion for every orientation
+    and grey feature)."""
+
+    def __init__(self, image: Image.Image) -> None:
+        self._upright = image
+        self._images: dict[tuple[str, str], Image.Image] = {("original", image.mode): image}
+        self._lock = threading.RLock()  # the CNN thread turns the query beside the others
+
+    def get(self, orientation: str, mode: str) -> Image.Image:
+        key = (orientation, mode)
+        with self._lock:
+            if key not in self._images:
+                transform = ORIENTATIONS[orientation]
+                if transform is None:
+                    self._images[key] = self._upright.convert(mode)
+                else:
+                    self._images[key] = self.get("original", mode).transpose(transform)
+            return self._images[key]
+
+
+def _own_specs(specs: Sequence[FeatureSpec]) -> list[FeatureSpec]:
+    """The features that compute their own query vectors, including those others borrow."""
     own = [spec for spec in specs if spec.query_with is None]
-    borrowed = [spec for spec in specs if spec.query_with is not None]
-    missing = {spec.query_with for spec in borrowed} - {spec.name for spec in own}
-    for spec in own + [get_spec(name) for name in sorted(missing) if name is not None]:
-        sources = [_computed_orientation(spec, name) for name in names]
-        distinct = list(dict.fromkeys(sources))
-        computed = get_extractor(spec.name).extract_batch([image_in(name, spec.input_mode) for name in distinct])
-        vectors[spec.name] = computed[[distinct.index(source) for source in sources]]
-    for spec in borrowed:  # searched with another feature's query vector (regional embeddings)
-        vectors[spec.name] = vectors[str(spec.query_with)]
-    return QueryFeatures(query.sha256, names, vectors)
+    lent = {spec.query_with for spec in specs if spec.query_with is not None} - {spec.name for spec in own}
+    return own + [get_spec(name) for name in sorted(name for name in lent if name is not None)]
+
+
+def _with_borrowed(features: QueryFeatures, specs: Sequence[FeatureSpec]) -> QueryFeatures:
+    """Features searched with another feature's query vector (regional embeddings) get it."""
+    for spec in specs:
+        if spec.query_with is not None:
+            features.vectors[spec.name] = features.vectors[spec.query_with]
+            if spec.query_with in features.upright_rows:
+                features.upright_rows[spec.name] = features.upright_rows[spec.query_with]
+    return features
+
+
+def _feature_rows(spec: FeatureSpec, names: tuple[str, ...], turns: _Turns, upright_only: bool = False,
+                  known: np.ndarray | None = None) -> np.ndarray:
+    """One row per orientation in `names`: the extractor runs once per distinct orientation
+    it is not invariant to (only the upright one if `upright_only`: other rows stay zero),
+    skipping the upright one when `known` (earlier rows) has it."""
+    sources = [_computed_orientation(spec, name) for name in names]
+    wanted = [source for source in dict.fromkeys(sources)
+              if (source == "original" or not upright_only) and (source != "original" or known is None)]
+    computed = get_extractor(spec.name).extract_batch([turns.get(source, spec.input_mode) for source in wanted])
+    rows = np.zeros((len(names), spec.width), dtype=spec.dtype) if known is None else known.copy()
+    for row, source in enumerate(sources):
+        if source in wanted:
+            rows[row] = computed[wanted.index(source)]
+    return rows
+
+
+def _upright_rows(spec: FeatureSpec, names: tuple[str, ...]) -> tuple[int, ...]:
+    """The orientations whose vector of `spec` is the upright query's."""
+    return tuple(row for row, name in enumerate(names) if _computed_orientation(spec, name) == "original")
 
 
 def _computed_orientation(spec: FeatureSpec, orientation: str) -> str:

@@ -3,6 +3,12 @@
 Search is two stages: candidates from the hash and embedding indexes (each queried with
 the query in all eight orientations), then every candidate re-scored exactly on every
 feature and fused (`lookalike.scoring`), keeping each candidate's best orientation.
+
+The CNN features of the turned query cost one CNN pass per rotation, most of a query's
+time, and matter only for a turned copy that the hashes do not see (turned and cropped,
+say). So search first runs with the CNN on the upright query only and turns it only when
+that leaves doubt (`_settled`): no sure copy upright, or a candidate whose hashes match
+a turned orientation (its fused score there lacks the CNN's evidence).
 """
 
 from __future__ import annotations
@@ -13,15 +19,16 @@ from typing import TYPE_CHECKING, Sequence
 import numpy as np
 
 from .features.base import FeatureSpec, needed_side, similarity_matrix
-from .query import ImageSource, QueryFeatures, QueryImage, load_query, query_features
+from .query import ImageSource, QueryFeatures, QueryImage, complete_features, load_query, query_features
 from .query_parts import part_candidates, part_specs, part_vectors, with_part_evidence
 from .features.registry import get_extractor
 from .features.regions import WINDOWS, describe_region
 from .records import Comparison, Match, Verdict
 from .rerank import get_rerankers
-from .scoring import fuse, is_visually_identical, tier_of
+from .scoring import calibrate, fuse, is_visually_identical, tier_of
 from .settings import Settings
 from .store import Store
+from .threads import single_threaded_blas
 
 if TYPE_CHECKING:
     from .verify import Verification
@@ -36,16 +43,28 @@ def search(
     second-stage re-rankers (default: `Settings.rerank`) run on the candidate list."""
     if k < 1:
         raise ValueError("k must be at least 1")
+    with single_threaded_blas():
+        return _search(store, source, k, min_score, rerank)
+
+
+def _search(store: Store, source: ImageSource, k: int, min_score: float, rerank: Sequence[str] | None) -> list[Match]:
     stages = get_rerankers(store.settings.rerank if rerank is None else rerank)
     side = max([needed_side(store.specs), *(stage.query_min_side for stage in stages)])
     query = load_query(source, store.settings, side)
     for stage in stages:
         stage.prepare(store, query)
-    features = query_features(query, store.specs)
-    ids = _candidates(store, features, max(4 * k, MIN_CANDIDATES))
+    per_index = max(4 * k, MIN_CANDIDATES)
+    upright = query_features(query, store.specs, turn_costly=store.settings.turn_queries == "always")
+    ids = _candidates(store, upright, per_index)
+    raw = _similarities(store, upright, ids)
+    features = upright
+    if not _settled(store, upright, raw, ids):
+        features = complete_features(query, upright, store.specs)
+        ids = sorted(set(ids) | set(_candidates(store, features, per_index, searched=upright)))
+        raw = _similarities(store, features, ids)
     if not ids:
         return []
-    matches = _scored(store, features, ids)
+    matches = _scored(store, features, ids, raw)
     if any(stage.wants_parts(matches) for stage in stages) and part_specs(store):
         matches = _with_parts(store, query, features, matches)
     for stage in stages:
@@ -63,10 +82,37 @@ def _with_parts(store: Store, query: QueryImage, features: QueryFeatures, matche
     return with_part_evidence(store, vectors, matches)
 
 
-def _scored(store: Store, features: QueryFeatures, ids: list[int]) -> list[Match]:
+SURE_MARGIN = 0.05  # above the near-duplicate threshold: a sure copy
+
+
+def _settled(store: Store, features: QueryFeatures, raw: dict[str, np.ndarray], ids: list[int]) -> bool:
+    """Whether a search with the CNN features of the upright query only is already the
+    answer: its best candidate is a sure copy, and no candidate's hashes match one of the
+    orientations the CNN has not seen (a turned copy in the collection) as a copy."""
+    if not features.upright_rows:
+        return True
+    if not ids or fuse(store.specs, raw).max() < store.settings.min_near_duplicate_score + SURE_MARGIN:
+        return False
+    unseen = np.setdiff1d(np.arange(len(features.orientations)),
+                          np.concatenate([np.asarray(rows) for rows in features.upright_rows.values()]))
+    hashes = [spec for spec in store.specs if spec.family == "hash"]
+    if not hashes or not unseen.size:
+        return True
+    evidence = np.mean([calibrate(spec, raw[spec.name][unseen]) for spec in hashes], axis=0)
+    return not (evidence >= store.settings.min_near_duplicate_score).any()
+
+
+def _similarities(store: Store, features: QueryFeatures, ids: list[int]) -> dict[str, np.ndarray]:
+    """Raw similarity of each query orientation to each candidate, per feature:
+    (orientations, candidates) arrays."""
+    return {spec.name: similarity_matrix(spec, features.vectors[spec.name], store.vectors(spec.name, ids))
+            for spec in store.specs}
+
+
+def _scored(store: Store, features: QueryFeatures, ids: list[int],
+            raw: dict[str, np.ndarray] | None = None) -> list[Match]:
     """Every candidate scored on every feature in its best orientation, best first."""
-    raw = {spec.name: similarity_matrix(spec, features.vectors[spec.name], store.vectors(spec.name, ids))
-           for spec in store.specs}
+    raw = _similarities(store, features, ids) if raw is None else raw
     scores = fuse(store.specs, raw)  # (orientations, candidates)
     best_orientation = scores.argmax(axis=0)
     best_score = scores.max(axis=0)
@@ -176,14 +222,22 @@ def _has_opencv() -> bool:
     return importlib.util.find_spec("cv2") is not None
 
 
-def _candidates(store: Store, features: QueryFeatures, per_index: int) -> list[int]:
+def _candidates(store: Store, features: QueryFeatures, per_index: int,
+                searched: QueryFeatures | None = None) -> list[int]:
     """Union of each candidate index's `per_index` nearest neighbours (regional embeddings
-    propose candidates too: a crop may match nothing else), all re-scored exactly next."""
+    propose candidates too: a crop may match nothing else), all re-scored exactly next.
+    Only the query's computed rows search; with `searched` (the features an earlier round
+    searched with), only the rows that round did not have."""
     found: set[int] = set()
     names = store.candidate_features()
     names += [spec.name for spec in store.specs if spec.family == "region" and spec.name not in names]
     for name in names:
-        similarities, ids = store.search_candidates(name, _distinct_rows(features.vectors[name]), per_index)
+        rows = features.computed_rows(name)
+        if searched is not None:
+            rows = np.setdiff1d(rows, searched.computed_rows(name))
+        if not rows.size:
+            continue
+        similarities, ids = store.search_candidates(name, _distinct_rows(features.vectors[name][rows]), per_index)
         found.update(_nearest_over_orientations(similarities, ids, per_index))
     return sorted(found)
 

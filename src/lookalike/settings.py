@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Literal
 
 DEFAULT_DB = "lookalike.db"
 DEFAULT_FEATURES = ("ahash", "dhash", "phash", "whash", "color", "lbp", "effnet_lite0")
@@ -35,6 +36,9 @@ class Settings:
     rerank: tuple[str, ...] = ()
     # A model file from `lookalike train`: a new store adds its learned feature.
     model: Path | None = None
+    # Turn the query's CNN features too in every search ("always"), or only when the
+    # upright search leaves doubt ("when-unsure"; see lookalike.search).
+    turn_queries: Literal["when-unsure", "always"] = "when-unsure"
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "db", Path(self.db))  # accept str as well

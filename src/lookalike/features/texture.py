@@ -9,12 +9,10 @@ embedding confuses.
 from __future__ import annotations
 
 import threading
-import warnings
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 from PIL import Image
-from skimage.feature import local_binary_pattern
 
 from .base import Extractor, FeatureSpec, l2_normalise
 from .registry import register_extractor
@@ -32,21 +30,83 @@ def grey_short_side(image: Image.Image, side: int) -> np.ndarray:
 
 def lbp_histograms(images: list[Image.Image]) -> list[np.ndarray]:
     """One histogram vector per image. The (image, radius) jobs run on `_WORKERS` threads,
-    largest first: skimage's LBP releases the GIL, and texture is the costliest feature
-    after the CNN (a 640x480 photo: ~40 ms on one core), so a single query gains too."""
+    largest first (numpy releases the GIL for whole-image array arithmetic)."""
     greys = [grey_short_side(image, _SIDE) for image in images]
     jobs = sorted(((i, radius) for i in range(len(greys)) for radius in range(len(_RADII))),
                   key=lambda job: -_RADII[job[1]][0])
-    counts = dict(zip(jobs, _pool().map(lambda job: _uniform_lbp_counts(greys[job[0]], *_RADII[job[1]]), jobs)))
+    counts = dict(zip(jobs, _pool().map(lambda job: uniform_lbp_counts(greys[job[0]], *_RADII[job[1]]), jobs)))
     return [np.concatenate([np.sqrt(counts[i, r] / max(counts[i, r].sum(), 1)) for r in range(len(_RADII))])
             .astype(np.float32) for i in range(len(greys))]
 
 
-def _uniform_lbp_counts(grey: np.ndarray, points: int, radius: int) -> np.ndarray:
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # skimage warns about integer input; it is intended
-        codes = local_binary_pattern(grey, points, radius, method="uniform")
-    return np.bincount(codes.astype(np.int64).ravel(), minlength=points + 2)
+def uniform_lbp_counts(grey: np.ndarray, points: int, radius: int) -> np.ndarray:
+    """Histogram (points + 2 bins) of the rotation-invariant uniform LBP codes of `grey`.
+
+    The same numbers as skimage's `local_binary_pattern(grey, points, radius, "uniform")`
+    (bit for bit: same float64 arithmetic in the same order, zeros outside the image, the
+    same count of 0/1 changes that does not wrap around), computed one circle point at a
+    time over the whole image instead of one pixel at a time: three times faster, and the
+    histograms of stored collections stay valid.
+    """
+    image = np.asarray(grey, dtype=np.float64)
+    rows, cols = image.shape
+    pad = radius + 1
+    padded = np.zeros((rows + 2 * pad, cols + 2 * pad))
+    padded[pad:pad + rows, pad:pad + cols] = image
+    angles = 2 * np.pi * np.arange(points, dtype=np.float64) / points
+    row_offsets = np.round(-radius * np.sin(angles), 5)
+    col_offsets = np.round(radius * np.cos(angles), 5)
+    # Buffers reused for every point: fresh arrays of this size come from mmap, and their
+    # page faults made the whole histogram ~1.5x slower inside a busy process.
+    work = _Buffers(rows, cols)
+    ones = np.zeros((rows, cols), dtype=np.int8)
+    changes = np.zeros((rows, cols), dtype=np.int8)
+    bit, previous, changed = (np.empty((rows, cols), dtype=bool) for _ in range(3))
+    for point, (row_offset, col_offset) in enumerate(zip(row_offsets, col_offsets)):
+        neighbour = _circle_point(padded, pad, row_offset, col_offset, work)
+        np.greater_equal(neighbour, image, out=bit)
+        ones += bit
+        if point:
+            np.not_equal(bit, previous, out=changed)
+            changes += changed
+        bit, previous = previous, bit
+    codes = np.where(changes <= 2, ones, points + 1)
+    return np.bincount(codes.ravel(), minlength=points + 2)
+
+
+class _Buffers:
+    def __init__(self, rows: int, cols: int) -> None:
+        self.top, self.bottom, self.product = (np.empty((rows, cols)) for _ in range(3))
+
+
+def _circle_point(padded: np.ndarray, pad: int, row_offset: float, col_offset: float, work: _Buffers) -> np.ndarray:
+    """Every pixel's neighbour at (row_offset, col_offset), bilinearly interpolated as
+    skimage does it: fractions taken from each pixel's own coordinate (r + offset) - floor,
+    then top = (1 - dc) tl + dc tr, bottom likewise, (1 - dr) top + dr bottom."""
+    rows, cols = work.top.shape
+    row_coords = np.arange(rows, dtype=np.float64) + row_offset
+    col_coords = np.arange(cols, dtype=np.float64) + col_offset
+    first_row, first_col = np.floor(row_coords), np.floor(col_coords)
+    dr = (row_coords - first_row)[:, None]
+    dc = (col_coords - first_col)[None, :]
+    top_row, left_col = pad + int(first_row[0]), pad + int(first_col[0])
+
+    def corner(down: int, right: int) -> np.ndarray:
+        return padded[top_row + down:top_row + down + rows, left_col + right:left_col + right + cols]
+
+    top, bottom, product = work.top, work.bottom, work.product
+    if dc.any():
+        np.multiply(1 - dc, corner(0, 0), out=top)
+        top += np.multiply(dc, corner(0, 1), out=product)
+        np.multiply(1 - dc, corner(1, 0), out=bottom)
+        bottom += np.multiply(dc, corner(1, 1), out=product)
+    else:  # (1 - 0) x + 0 y == x exactly
+        top[...] = corner(0, 0)
+        bottom[...] = corner(1, 0)
+    if dr.any():
+        top *= 1 - dr
+        top += np.multiply(dr, bottom, out=product)
+    return top
 
 
 _WORKERS = 2
