@@ -159,14 +159,30 @@ def measure_stores(work: Path, plan: Plan) -> dict[int, dict[str, Any]]:
 
 def measure_latency(work: Path, plan: Plan, images: ImageSets, stores: dict[int, Any]) -> dict[int, Any]:
     queries = [[str(query), str(original.resolve())] for query, original in images.queries]
+    strangers = [str(path) for path in stranger_photos(work / "strangers")]
     results = {}
     for size in plan.latency_sizes:
         if "error" in stores[size]:
             results[size] = {"error": f"store not built: {stores[size]['error']}"}
             continue
         log(f"query latency at {size:,} stored images")
-        results[size] = run_child("query_latency", timeout=3600, db=str(store_path(work, size)), queries=queries)
+        results[size] = run_child("query_latency", timeout=3600, db=str(store_path(work, size)), queries=queries,
+                                  strangers=strangers)
     return results
+
+
+def stranger_photos(folder: Path) -> list[Path]:
+    """scikit-image's sample photos as JPEGs: queries with no copy among the stored images."""
+    from lookalike.demo import SAMPLES, sample_image
+
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for name in SAMPLES:
+        path = folder / f"{name}.jpg"
+        if not path.exists():
+            sample_image(name).convert("RGB").save(path, quality=90)
+        paths.append(path)
+    return paths
 
 
 def measure_duplicates(work: Path, plan: Plan) -> dict[str, Any]:

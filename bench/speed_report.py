@@ -13,6 +13,9 @@ TARGET_HASH_SPEEDUP = 5.0
 TARGET_EMBEDDING_SHARE = 0.70
 TARGET_P50_MS_AT_1M = 50.0
 TARGET_RECALL = 0.95
+# The crops issue: search with its new stages still under 100 ms p50 at 100k on 2 cores.
+TARGET_P50_MS = 100.0
+TARGET_P50_SIZE = 100_000
 
 # ================================================================================================
 # Plots
@@ -318,7 +321,7 @@ def _latency_section(results: dict[str, Any], plot: str | None) -> str:
          "recall@10 (query images / stored vectors)", "exact top 10 among search's candidates",
          "original in top 10", "peak RSS MB serving"], rows)
     stage_table = _table(
-        ["stored images", "decode", "features (8 orientations)", "index search", "re-scoring and results", "total"], stages
+        ["stored images", "decode", "features", "index search", "re-scoring and results", "total"], stages
     )
     queries = next((r["queries"] for r in latency.values() if "queries" in r), 0)
     return "\n".join([
@@ -361,6 +364,14 @@ def _latency_targets(latency: dict[str, Any]) -> str:
                      _yes(p50 < TARGET_P50_MS_AT_1M) if largest == 1_000_000 else "n/a"])
         index_p50 = measured[largest]["ms"]["index"]["p50"]
         rows.append(["(the index part alone)", f"{index_p50:.1f} ms", _yes(index_p50 < TARGET_P50_MS_AT_1M)])
+    if TARGET_P50_SIZE in measured:
+        at_size = measured[TARGET_P50_SIZE]
+        p50 = at_size["ms"]["total"]["p50"]
+        rows.append([f"p50 under {TARGET_P50_MS:.0f} ms at {TARGET_P50_SIZE:,}, 2 cores (crops issue)", f"{p50:.1f} ms",
+                     _yes(p50 < TARGET_P50_MS)])
+        if "strangers" in at_size:
+            stranger_p50 = at_size["strangers"]["ms"]["total"]["p50"]
+            rows.append(["(queries with no copy stored, not a target)", f"{stranger_p50:.1f} ms", "-"])
     if measured:
         worst = min(min(r["recall_at_10_query_images"], r["recall_at_10_stored_vectors"]) for r in measured.values())
         rows.append([f"index recall@10 at least {TARGET_RECALL} against exact search", f"{worst:.3f} (worst size)",
@@ -381,11 +392,18 @@ def _latency_sentences(latency: dict[str, Any]) -> list[str]:
     ms = largest["ms"]
     share = ms["features"]["p50"] / max(ms["total"]["p50"], 1e-9)
     sentences = [
-        f"- At {max(measured):,} stored images the query's own features (the CNN on four rotations, hashes "
-        f"on eight orientations, colour and texture) take {ms['features']['p50']:.0f} ms of the "
+        f"- At {max(measured):,} stored images the query's own features (hashes on eight orientations, "
+        f"colour, texture, and the CNN on the upright query, beside them) take {ms['features']['p50']:.0f} ms of the "
         f"{ms['total']['p50']:.0f} ms median ({share:.0%}); the index search takes {ms['index']['p50']:.0f} ms and "
         f"re-scoring the candidates from the catalog {ms['rescore']['p50']:.0f} ms."
     ]
+    if "turned_share" in largest:
+        sentences.append(
+            f"- Search turns the CNN to the other three rotations only when the upright search is unsure "
+            f"(`lookalike.search`): {largest['turned_share']:.0%} of these queries (the turned copies among them)."
+            + (f" Photos with no copy stored ({largest['strangers']['queries']} scikit-image samples) are never sure: "
+               f"p50 {largest['strangers']['ms']['total']['p50']:.0f} ms, p99 {largest['strangers']['ms']['total']['p99']:.0f} ms."
+               if "strangers" in largest else ""))
     for size, r in sorted(measured.items()):
         if r["factory"] != "Flat":
             sentences.append(

@@ -226,10 +226,11 @@ def task_onnx_batch(seconds: float, batch: int = 16) -> dict[str, Any]:
 
 class StageClock:
     """Wall time spent in named functions of a module, summed over calls, by wrapping them;
-    keeps each stage's last result and the summed length of its results."""
+    counts the calls and keeps each stage's last result and the summed length of its results."""
 
     def __init__(self) -> None:
         self.seconds: dict[str, float] = {}
+        self.calls: dict[str, int] = {}
         self.last_result: dict[str, Any] = {}
         self.total_length: dict[str, int] = {}
 
@@ -242,6 +243,7 @@ class StageClock:
                 result = original(*args, **kwargs)
             finally:
                 self.seconds[stage] = self.seconds.get(stage, 0.0) + time.perf_counter() - started
+                self.calls[stage] = self.calls.get(stage, 0) + 1
             self.last_result[stage] = result
             if hasattr(result, "__len__"):
                 self.total_length[stage] = self.total_length.get(stage, 0) + len(result)
@@ -250,18 +252,21 @@ class StageClock:
         setattr(module, name, timed)
 
     def reset(self) -> None:
-        self.seconds = {}
+        self.seconds, self.calls = {}, {}
 
 
-def task_query_latency(db: str, queries: list[list[str]], k: int = 10, in_store_queries: int = 200) -> dict[str, Any]:
-    """Search every query (timed: total and per stage), then the embedding index's
-    recall@10 against exact inner-product search over the stored vectors."""
+def task_query_latency(db: str, queries: list[list[str]], strangers: list[str] | None = None, k: int = 10,
+                       in_store_queries: int = 200) -> dict[str, Any]:
+    """Search every query (timed: total and per stage; how many turned the CNN), then
+    the same for `strangers` (photos with no copy stored: search never settles upright for
+    them), then the embedding index's recall@10 against exact inner-product search."""
     import lookalike.search as search_module
     from lookalike import Collection
 
     clock = StageClock()
     clock.wrap(search_module, "load_query", "decode")
     clock.wrap(search_module, "query_features", "features")
+    clock.wrap(search_module, "complete_features", "features")
     clock.wrap(search_module, "_candidates", "index")
     started = time.perf_counter()
     collection = Collection(db)
@@ -269,15 +274,18 @@ def task_query_latency(db: str, queries: list[list[str]], k: int = 10, in_store_
     for query, _ in queries[:3]:  # warm-up: model load, first touches of the indexes
         collection.search(query, k=k)
     rss_before = current_rss_mb()
-    timings, found, embeddings = [], 0, []
+    timings, found, embeddings, turned = [], 0, [], 0
     for query, original in queries:
         clock.reset()
-        started = time.perf_counter()
-        matches = collection.search(query, k=k)
-        total = time.perf_counter() - started
-        timings.append({"total": total, **clock.seconds})
+        matches = _timed_search(collection, query, k, clock, timings)
+        turned += clock.calls.get("features", 0) > 1
         found += any(original in match.image.paths for match in matches)
         embeddings.append(clock.last_result["features"].vectors[EMBEDDING][0])
+    stranger_timings, stranger_turned = [], 0
+    for query in strangers or []:
+        clock.reset()
+        _timed_search(collection, query, k, clock, stranger_timings)
+        stranger_turned += clock.calls.get("features", 0) > 1
     serving_rss = own_peak_rss_mb()  # open, model, indexes, queries: what a server holds
     store = collection.store
     recall = embedding_recall(store, np.stack(embeddings), in_store_queries, k)
@@ -292,11 +300,22 @@ def task_query_latency(db: str, queries: list[list[str]], k: int = 10, in_store_
         "factories": {name: other.factory for name, other in store.indexes.items()},
         "nprobe": _nprobe(index.index),
         "planted_found": round(found / len(queries), 3),
+        "turned_share": round(turned / len(queries), 3),
         **recall,
         "ms": _percentiles(timings),
     }
+    if stranger_timings:
+        result["strangers"] = {"queries": len(stranger_timings), "turned_share": round(stranger_turned / len(stranger_timings), 3),
+                               "ms": _percentiles(stranger_timings)}
     collection.close()
     return result
+
+
+def _timed_search(collection: Any, query: str, k: int, clock: "StageClock", timings: list[dict[str, float]]) -> Any:
+    started = time.perf_counter()
+    matches = collection.search(query, k=k)
+    timings.append({"total": time.perf_counter() - started, **clock.seconds})
+    return matches
 
 
 def _percentiles(timings: list[dict[str, float]]) -> dict[str, dict[str, float]]:
@@ -326,7 +345,7 @@ def embedding_recall(store: Any, queries: np.ndarray, in_store: int, k: int) -> 
     the exact top k among the candidates search's first stage takes from the index for a
     k-result search (it re-scores them all exactly, so that share bounds what it can find);
     and the index's time per single query vector."""
-    from lookalike.search import MIN_CANDIDATES
+    from lookalike.search import candidates_per_index
 
     ids = np.asarray(store.image_ids(), dtype=np.int64)
     sample = np.random.default_rng(0).choice(ids, size=min(in_store, len(ids)), replace=False)
@@ -339,7 +358,7 @@ def embedding_recall(store: Any, queries: np.ndarray, in_store: int, k: int) -> 
         _, found = store.search_vectors(EMBEDDING, vector[None, :], k)
         single.append((time.perf_counter() - started) * 1000)
         approximate.append(found[0].tolist())
-        _, proposed = store.search_candidates(EMBEDDING, vector[None, :], max(4 * k, MIN_CANDIDATES))
+        _, proposed = store.search_candidates(EMBEDDING, vector[None, :], candidates_per_index(store.spec(EMBEDDING), k))
         candidates.append(proposed[0].tolist())
     overlap = np.array([len(set(a) & set(e)) / k for a, e in zip(approximate, exact.tolist())])
     covered = np.array([len(set(c) & set(e)) / k for c, e in zip(candidates, exact.tolist())])

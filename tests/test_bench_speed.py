@@ -76,6 +76,11 @@ def test_query_latency_is_sane(quick_run: tuple[str, dict, Path]) -> None:
     assert latency["candidate_recall_stored_vectors"] == 1.0  # 40 exact candidates hold the exact 10
     assert latency["planted_found"] >= 0.5  # edited copies find their original
     assert 0 < latency["serving_peak_rss_mb"] <= latency["peak_rss_mb"]
+    # The turned queries (rot90 is one edit in eight) need the CNN on every rotation; most don't.
+    assert 0 < latency["turned_share"] < 0.5
+    strangers = latency["strangers"]
+    assert strangers["queries"] >= 10 and strangers["turned_share"] == 1.0  # no copy stored: never sure
+    assert strangers["ms"]["features"]["p50"] > 0
 
 
 def test_duplicates_measures_both_tools_on_the_same_store(quick_run: tuple[str, dict, Path]) -> None:

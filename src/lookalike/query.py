@@ -97,16 +97,16 @@ def query_features(
     """
     names = tuple(ORIENTATIONS) if all_orientations else ("original",)
     features = QueryFeatures(query.sha256, names, {})
-    turns = _Turns(query.image)
+    upright = _Modes(query.image)
     own = _own_specs(specs)
     costly = [spec for spec in own if spec.family in COSTLY_FAMILIES]
     # The CNN passes run beside the cheap features: onnxruntime leaves gaps on two cores
     # that the hashes and texture fill (a query's features at 100k: 72 -> 57 ms).
-    pending = {spec.name: _background().submit(_feature_rows, spec, names, turns, not turn_costly)
+    pending = {spec.name: _background().submit(_feature_rows, spec, names, upright, not turn_costly)
                for spec in costly}
     for spec in own:
         if spec.name not in pending:
-            features.vectors[spec.name] = _feature_rows(spec, names, turns)
+            features.vectors[spec.name] = _feature_rows(spec, names, upright)
     for spec in costly:
         features.vectors[spec.name] = pending[spec.name].result()
         if not turn_costly:
@@ -136,33 +136,26 @@ def complete_features(query: QueryImage, features: QueryFeatures, specs: Sequenc
     if not features.upright_rows:
         return features
     complete = QueryFeatures(features.sha256, features.orientations, dict(features.vectors))
-    turns = _Turns(query.image)
+    upright = _Modes(query.image)
     for spec in _own_specs([spec for spec in specs if spec.name in features.upright_rows]):
-        complete.vectors[spec.name] = _feature_rows(spec, features.orientations, turns,
+        complete.vectors[spec.name] = _feature_rows(spec, features.orientations, upright,
                                                     known=features.vectors[spec.name])
     return _with_borrowed(complete, specs)
 
 
-class _Turns:
-    """The query in each orientation and mode, each made once: a grey turn is the grey
-    query turned (the same pixels as turning first; one conversion for every orientation
-    and grey feature)."""
+class _Modes:
+    """The upright query in each mode its features read (RGB, grey), each converted once
+    for every feature; thread-safe (the CNN pass runs beside the others)."""
 
     def __init__(self, image: Image.Image) -> None:
-        self._upright = image
-        self._images: dict[tuple[str, str], Image.Image] = {("original", image.mode): image}
-        self._lock = threading.RLock()  # the CNN thread turns the query beside the others
+        self._images = {image.mode: image}
+        self._lock = threading.Lock()
 
-    def get(self, orientation: str, mode: str) -> Image.Image:
-        key = (orientation, mode)
+    def get(self, mode: str) -> Image.Image:
         with self._lock:
-            if key not in self._images:
-                transform = ORIENTATIONS[orientation]
-                if transform is None:
-                    self._images[key] = self._upright.convert(mode)
-                else:
-                    self._images[key] = self.get("original", mode).transpose(transform)
-            return self._images[key]
+            if mode not in self._images:
+                self._images[mode] = next(iter(self._images.values())).convert(mode)
+            return self._images[mode]
 
 
 def _own_specs(specs: Sequence[FeatureSpec]) -> list[FeatureSpec]:
@@ -182,7 +175,7 @@ def _with_borrowed(features: QueryFeatures, specs: Sequence[FeatureSpec]) -> Que
     return features
 
 
-def _feature_rows(spec: FeatureSpec, names: tuple[str, ...], turns: _Turns, upright_only: bool = False,
+def _feature_rows(spec: FeatureSpec, names: tuple[str, ...], upright: _Modes, upright_only: bool = False,
                   known: np.ndarray | None = None) -> np.ndarray:
     """One row per orientation in `names`: the extractor runs once per distinct orientation
     it is not invariant to (only the upright one if `upright_only`: other rows stay zero),
@@ -190,7 +183,8 @@ def _feature_rows(spec: FeatureSpec, names: tuple[str, ...], turns: _Turns, upri
     sources = [_computed_orientation(spec, name) for name in names]
     wanted = [source for source in dict.fromkeys(sources)
               if (source == "original" or not upright_only) and (source != "original" or known is None)]
-    computed = get_extractor(spec.name).extract_batch([turns.get(source, spec.input_mode) for source in wanted])
+    computed = get_extractor(spec.name).extract_turned(upright.get(spec.input_mode),
+                                                       [ORIENTATIONS[source] for source in wanted])
     rows = np.zeros((len(names), spec.width), dtype=spec.dtype) if known is None else known.copy()
     for row, source in enumerate(sources):
         if source in wanted:

@@ -53,14 +53,13 @@ def _search(store: Store, source: ImageSource, k: int, min_score: float, rerank:
     query = load_query(source, store.settings, side)
     for stage in stages:
         stage.prepare(store, query)
-    per_index = max(4 * k, MIN_CANDIDATES)
     upright = query_features(query, store.specs, turn_costly=store.settings.turn_queries == "always")
-    ids = _candidates(store, upright, per_index)
+    ids = _candidates(store, upright, k)
     raw = _similarities(store, upright, ids)
     features = upright
     if not _settled(store, upright, raw, ids):
         features = complete_features(query, upright, store.specs)
-        ids = sorted(set(ids) | set(_candidates(store, features, per_index, searched=upright)))
+        ids = sorted(set(ids) | set(_candidates(store, features, k, searched=upright)))
         raw = _similarities(store, features, ids)
     if not ids:
         return []
@@ -83,6 +82,10 @@ def _with_parts(store: Store, query: QueryImage, features: QueryFeatures, matche
 
 
 SURE_MARGIN = 0.05  # above the near-duplicate threshold: a sure copy
+# Mean calibrated hash evidence at which the hashes alone vouch for a turned copy. Copies the
+# hashes see (recompressed, downscaled, turned) score 0.91-1.0 on the speed benchmark's
+# queries; chance matches in some turned orientation among 100k stored images reach ~0.78.
+TURNED_COPY_HASH_EVIDENCE = 0.85
 
 
 def _settled(store: Store, features: QueryFeatures, raw: dict[str, np.ndarray], ids: list[int]) -> bool:
@@ -99,7 +102,7 @@ def _settled(store: Store, features: QueryFeatures, raw: dict[str, np.ndarray], 
     if not hashes or not unseen.size:
         return True
     evidence = np.mean([calibrate(spec, raw[spec.name][unseen]) for spec in hashes], axis=0)
-    return not (evidence >= store.settings.min_near_duplicate_score).any()
+    return not (evidence >= TURNED_COPY_HASH_EVIDENCE).any()
 
 
 def _similarities(store: Store, features: QueryFeatures, ids: list[int]) -> dict[str, np.ndarray]:
@@ -222,24 +225,33 @@ def _has_opencv() -> bool:
     return importlib.util.find_spec("cv2") is not None
 
 
-def _candidates(store: Store, features: QueryFeatures, per_index: int,
-                searched: QueryFeatures | None = None) -> list[int]:
-    """Union of each candidate index's `per_index` nearest neighbours (regional embeddings
-    propose candidates too: a crop may match nothing else), all re-scored exactly next.
-    Only the query's computed rows search; with `searched` (the features an earlier round
-    searched with), only the rows that round did not have."""
+def _candidates(store: Store, features: QueryFeatures, k: int, searched: QueryFeatures | None = None) -> list[int]:
+    """Union of each candidate index's nearest neighbours (`candidates_per_index`; regional
+    embeddings propose candidates too: a crop may match nothing else), all re-scored
+    exactly next. Only the query's computed rows search; with `searched` (the features an
+    earlier round searched with), only the rows that round did not have."""
     found: set[int] = set()
     names = store.candidate_features()
     names += [spec.name for spec in store.specs if spec.family == "region" and spec.name not in names]
+    specs = {spec.name: spec for spec in store.specs}
     for name in names:
         rows = features.computed_rows(name)
         if searched is not None:
             rows = np.setdiff1d(rows, searched.computed_rows(name))
         if not rows.size:
             continue
-        similarities, ids = store.search_candidates(name, _distinct_rows(features.vectors[name][rows]), per_index)
-        found.update(_nearest_over_orientations(similarities, ids, per_index))
+        count = candidates_per_index(specs[name], k)
+        similarities, ids = store.search_candidates(name, _distinct_rows(features.vectors[name][rows]), count)
+        found.update(_nearest_over_orientations(similarities, ids, count))
     return sorted(found)
+
+
+def candidates_per_index(spec: FeatureSpec, k: int) -> int:
+    """How many candidates a feature's index proposes for a k-result search. A hash index is
+    there to find copies, a few bits apart, which lead its list: k of them. An embedding
+    orders look-alikes too, approximately above 50k images: four times as many. (Forty
+    from each of four hash indexes made ~200 candidates, reading them ~20 ms of a query.)"""
+    return k if spec.family == "hash" else max(4 * k, MIN_CANDIDATES)
 
 
 def _distinct_rows(vectors: np.ndarray) -> np.ndarray:

@@ -75,8 +75,17 @@ class Extractor(ABC):
         """RGB images (or images in the spec's `input_mode`) -> (n, width) array of the spec's dtype."""
         if not images:
             return np.empty((0, self.spec.width), dtype=self.spec.dtype)
-        vectors = np.asarray(self._extract(list(images)), dtype=self.spec.dtype)
-        expected = (len(images), self.spec.width)
+        return self._checked(self._extract(list(images)), len(images))
+
+    def extract_turned(self, image: Image.Image, transforms: Sequence[Image.Transpose | None]) -> np.ndarray:
+        """One row per transform of `image` (None: as it is), as `extract_batch` of the
+        turned images. Extractors that start by shrinking the image to a small grid override
+        it to shrink once and turn the grid (a query is searched in eight orientations)."""
+        return self.extract_batch([image if transform is None else image.transpose(transform) for transform in transforms])
+
+    def _checked(self, vectors: np.ndarray, count: int) -> np.ndarray:
+        vectors = np.asarray(vectors, dtype=self.spec.dtype)
+        expected = (count, self.spec.width)
         if vectors.shape != expected:
             raise AssertionError(f"{self.spec.name}: got shape {vectors.shape}, expected {expected}")
         return vectors
@@ -89,6 +98,26 @@ class Extractor(ABC):
         """P(same picture) for similarities of this feature, if it is calibrated for that
         (a learned model's probability head); None otherwise."""
         return None
+
+
+T = Image.Transpose
+# The transforms after which width and height trade places.
+SIDE_SWAPPING = frozenset({T.ROTATE_90, T.ROTATE_270, T.TRANSPOSE, T.TRANSVERSE})
+_ARRAY_TURNS = {
+    None: lambda a: a,
+    T.ROTATE_90: lambda a: np.rot90(a, 1),
+    T.ROTATE_180: lambda a: np.rot90(a, 2),
+    T.ROTATE_270: lambda a: np.rot90(a, 3),
+    T.FLIP_LEFT_RIGHT: lambda a: a[:, ::-1],
+    T.FLIP_TOP_BOTTOM: lambda a: a[::-1],
+    T.TRANSPOSE: lambda a: a.T,
+    T.TRANSVERSE: lambda a: np.rot90(a, 2).T,
+}
+
+
+def turn_array(pixels: np.ndarray, transform: Image.Transpose | None) -> np.ndarray:
+    """`pixels` (rows are y) turned as `Image.transpose(transform)` turns an image."""
+    return _ARRAY_TURNS[transform](pixels)
 
 
 _POPCOUNT = np.array([bin(byte).count("1") for byte in range(256)], dtype=np.uint8)

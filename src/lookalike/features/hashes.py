@@ -8,13 +8,13 @@ eight orientations).
 
 from __future__ import annotations
 
-from typing import Callable, ClassVar
+from typing import Callable, ClassVar, Sequence
 
 import numpy as np
 from PIL import Image
 from scipy.fft import dctn
 
-from .base import Extractor, FeatureSpec
+from .base import SIDE_SWAPPING, Extractor, FeatureSpec, turn_array
 from .registry import register_extractor
 
 _HASH_BITS = 64
@@ -32,42 +32,55 @@ def pack(bits: np.ndarray) -> np.ndarray:
     return np.packbits(bits.reshape(-1).astype(bool))
 
 
-def average_hash_bits(image: Image.Image) -> np.ndarray:
-    grid = grey_grid(image, _SIDE, _SIDE)
+def average_hash_bits(grid: np.ndarray) -> np.ndarray:
     return grid > grid.mean()
 
 
-def difference_hash_bits(image: Image.Image) -> np.ndarray:
-    grid = grey_grid(image, _SIDE + 1, _SIDE)
+def difference_hash_bits(grid: np.ndarray) -> np.ndarray:
     return grid[:, 1:] > grid[:, :-1]
 
 
-def perceptual_hash_bits(image: Image.Image) -> np.ndarray:
+def perceptual_hash_bits(grid: np.ndarray) -> np.ndarray:
     """Low-frequency 8x8 block of the 32x32 DCT, thresholded at its median."""
-    grid = grey_grid(image, 4 * _SIDE, 4 * _SIDE)
     low = dctn(grid, type=2, norm="ortho")[:_SIDE, :_SIDE]
     return low > np.median(low)
 
 
-def wavelet_hash_bits(image: Image.Image) -> np.ndarray:
+def wavelet_hash_bits(grid: np.ndarray) -> np.ndarray:
     """Haar approximation band at 8x8 of a 64x64 image, thresholded at its median.
 
     The Haar LL band at level k is the 2^k x 2^k block mean (up to a constant factor),
     so it is computed as a block mean; dropping the coarsest LL coefficient, as
     imagehash does, does not change a median threshold.
     """
-    grid = grey_grid(image, 8 * _SIDE, 8 * _SIDE)
     low = grid.reshape(_SIDE, 8, _SIDE, 8).mean(axis=(1, 3))
     return low > np.median(low)
 
 
 class _HashExtractor(Extractor):
-    """Subclasses set `bits_of`: image -> 64 booleans."""
+    """Subclasses set `grid_size` (width, height of the grey grid) and `bits_of`: grid ->
+    64 booleans."""
 
-    bits_of: ClassVar[Callable[[Image.Image], np.ndarray]]
+    grid_size: ClassVar[tuple[int, int]]
+    bits_of: ClassVar[Callable[[np.ndarray], np.ndarray]]
 
     def _extract(self, images: list[Image.Image]) -> np.ndarray:
-        return np.stack([pack(self.bits_of(image)) for image in images])
+        return np.stack([pack(self.bits_of(grey_grid(image, *self.grid_size))) for image in images])
+
+    def extract_turned(self, image: Image.Image, transforms: Sequence[Image.Transpose | None]) -> np.ndarray:
+        """Shrinks the image once (twice if a transform swaps the sides of a non-square grid)
+        and turns the grid: the upright row is exactly `extract_batch`'s, a turned row can
+        differ from hashing the turned image by a bit or two of resampling rounding (0.03-0.45
+        bits on average over 100 photos), for 1/8 of the work."""
+        width, height = self.grid_size
+        grids: dict[bool, np.ndarray] = {}
+        rows = []
+        for transform in transforms:
+            swapped = transform in SIDE_SWAPPING and width != height
+            if swapped not in grids:
+                grids[swapped] = grey_grid(image, *((height, width) if swapped else (width, height)))
+            rows.append(pack(self.bits_of(turn_array(grids[swapped], transform))))
+        return self._checked(np.stack(rows), len(transforms))
 
 
 def _hash_spec(name: str, description: str, near_bits: int) -> FeatureSpec:
@@ -88,22 +101,26 @@ def _hash_spec(name: str, description: str, near_bits: int) -> FeatureSpec:
 @register_extractor
 class AverageHash(_HashExtractor):
     spec = _hash_spec("ahash", "aHash: 8x8 grey grid above its mean", near_bits=8)
+    grid_size = (_SIDE, _SIDE)
     bits_of = staticmethod(average_hash_bits)
 
 
 @register_extractor
 class DifferenceHash(_HashExtractor):
     spec = _hash_spec("dhash", "dHash: horizontal gradient signs on a 9x8 grey grid", near_bits=10)
+    grid_size = (_SIDE + 1, _SIDE)
     bits_of = staticmethod(difference_hash_bits)
 
 
 @register_extractor
 class PerceptualHash(_HashExtractor):
     spec = _hash_spec("phash", "pHash: low 8x8 DCT coefficients of a 32x32 grey grid", near_bits=10)
+    grid_size = (4 * _SIDE, 4 * _SIDE)
     bits_of = staticmethod(perceptual_hash_bits)
 
 
 @register_extractor
 class WaveletHash(_HashExtractor):
     spec = _hash_spec("whash", "wHash: Haar 8x8 approximation band of a 64x64 grey grid", near_bits=8)
+    grid_size = (8 * _SIDE, 8 * _SIDE)
     bits_of = staticmethod(wavelet_hash_bits)
