@@ -84,7 +84,8 @@ def test_heavy_crop_found_at_rank_1_as_near_duplicate(
 ) -> None:
     cut = CROPS[kind] or crop(0.3**0.5, (random.Random(photo).random(), random.Random(photo[::-1]).random()))
     query = save_query(cut(sample_image(photo)), tmp_path, f"{photo}-{kind}")
-    best, *_ = full_collection.search(query, k=5, rerank=KEYPOINTS)
+    # explain: a half-area crop can be a copy the first stage is already sure of
+    best, *_ = full_collection.search(query, k=5, rerank=KEYPOINTS, explain=True)
     assert best.image.label == photo, (best.image.path, best.score, best.tier)
     assert best.tier == "near-duplicate"
     assert best.evidence[K.EVIDENCE_INLIERS] >= V.NEAR_DUPLICATE_MIN_INLIERS
@@ -105,7 +106,8 @@ def test_crop_region_is_located(full_collection: Collection, tmp_path: Path) -> 
 
 def test_mirrored_crop_is_verified_against_the_mirrored_query(full_collection: Collection, tmp_path: Path) -> None:
     mirrored = crop(0.75, (0.2, 0.4))(sample_image("coffee")).transpose(Image.Transpose.FLIP_LEFT_RIGHT)
-    best, *_ = full_collection.search(save_query(mirrored, tmp_path, "coffee-mirrored-crop"), k=3, rerank=KEYPOINTS)
+    best, *_ = full_collection.search(save_query(mirrored, tmp_path, "coffee-mirrored-crop"), k=3, rerank=KEYPOINTS,
+                                      explain=True)
     assert best.image.label == "coffee" and best.tier == "near-duplicate"
     assert best.evidence[K.EVIDENCE_INLIERS] >= 50
 
@@ -215,6 +217,30 @@ def test_windows_of_the_query_bring_a_pasted_picture_to_verification(
 def test_a_sure_copy_asks_for_no_windows(full_collection: Collection, queries: Path) -> None:
     stage = K.KeypointReranker()
     assert not stage.wants_parts(full_collection.search(queries / "astronaut-rot90.jpg", k=3))
+
+
+def test_a_sure_copy_is_verified_only_when_asked_to_explain(
+    full_collection: Collection, queries: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The first stage is sure of a recompressed copy: the keypoint stage has nothing to
+    decide and spends nothing (not even the query's keypoints) unless explanations are asked
+    for, and then verifies that copy alone, for the lines drawn between its keypoints."""
+    described: list[bool] = []
+    real = V.extract_features
+
+    def counted(*args, **kwargs):  # type: ignore[no-untyped-def]
+        described.append(True)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(V, "extract_features", counted)
+    query = queries / "coffee-jpeg15.jpg"
+    quiet = full_collection.search(query, k=3, rerank=KEYPOINTS)
+    assert quiet[0].score >= K.CONFIDENT and quiet[0].image.label == "coffee"
+    assert not described and all("keypoints" not in (m.explanation or {}) for m in quiet)
+    explained = full_collection.search(query, k=3, rerank=KEYPOINTS, explain=True)
+    assert [m.image.id for m in explained] == [m.image.id for m in quiet]
+    assert explained[0].explanation["keypoints"]["kind"] == "near-duplicate"
+    assert all("keypoints" not in (m.explanation or {}) for m in explained[1:])
 
 
 # --- (5) determinism, cache, robustness --------------------------------------------------------

@@ -22,11 +22,13 @@ stored image as fractions of its width and height);
 `explanation["keypoints"]` receives `Verification.to_dict()` (reason, regions, the strongest
 `MAX_PAIRS_SHOWN` point pairs for drawing).
 
-Time: the query is described in a background thread from `prepare` (while the first stage
-computes its global features); the candidates are loaded and verified on `WORKERS` threads
-(OpenCV releases the GIL). When the first stage's best match already scores `CONFIDENT` or
-more (a copy the hashes and the embedding agree on), only that match is verified, for its
-explanation: the usual near-duplicate query costs little more than the query's keypoints.
+Time: the query is described only when there is something to verify (SIFT on it costs
+~75 ms of CPU, more than the rest of a query); the candidates are loaded and verified on
+`WORKERS` threads (OpenCV releases the GIL). When the first stage's best match already
+scores `CONFIDENT` or more (a copy the hashes and the embedding agree on), the stage has
+nothing to decide and does nothing, unless the caller asks for explanations
+(`search(explain=True)`, `search --explain`, the web page): then only that match is
+verified, for the lines drawn between its keypoints.
 `bench/crops.py` measures the stage.
 
 Candidate features are cached by content hash (`verify.CACHE`: in memory, and as files
@@ -115,13 +117,6 @@ class KeypointReranker(Reranker):
 
         return self._method or default_method()
 
-    def prepare(self, store: "Store", query: "QueryImage") -> None:
-        """Describe the query in a background thread while the first stage runs (OpenCV
-        releases the GIL), so its keypoints are ready when the candidates are."""
-        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="lookalike-keypoints-query")
-        self._pending = self._pool.submit(self._query_features, query, False)
-        self._pool.shutdown(wait=False)
-
     def wants_parts(self, matches: list["Match"]) -> bool:
         """A stored picture pasted into the query scores low on the whole query's features:
         ask for the candidates its windows propose, unless the first stage is sure."""
@@ -130,12 +125,13 @@ class KeypointReranker(Reranker):
     def _sure(self, matches: list["Match"]) -> bool:
         return self.confident is not None and bool(matches) and matches[0].score >= self.confident
 
-    def rerank(self, store: "Store", query: "QueryImage", matches: list["Match"]) -> list["Match"]:
+    def rerank(self, store: "Store", query: "QueryImage", matches: list["Match"], explain: bool = False) -> list["Match"]:
         from ..verify import verify
 
-        pending, self._pending = getattr(self, "_pending", None), None
         usual = self._usual(matches)
         if self._sure(matches):
+            if not explain:
+                return matches  # nothing to decide: the query is not even described
             usual, by_part = (usual[:1] if usual and usual[0] == 0 else []), []  # explain the sure copy, nothing more
         else:
             by_part = self._by_part(matches, usual)
@@ -143,8 +139,6 @@ class KeypointReranker(Reranker):
         if not chosen:
             return matches
         query_features: dict[bool, "LocalFeatures"] = {}
-        if pending is not None:
-            query_features[False] = pending.result()
         lock = threading.Lock()
 
         def query_side(flip: bool) -> "LocalFeatures":
