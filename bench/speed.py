@@ -58,10 +58,12 @@ class Plan:
     centres: int
     scale_size: int  # the one-machine collection (issue 6): a million items
     group_recall_size: int  # where the duplicate scan is checked against every pair within reach
+    keypoints_size: int  # stored vectors for the latency run with the keypoint stage (crops issue: 100k)
 
     @property
     def store_sizes(self) -> list[int]:
-        return sorted(set(self.latency_sizes) | set(self.duplicates_sizes) | {self.scale_size, self.group_recall_size})
+        return sorted(set(self.latency_sizes) | set(self.duplicates_sizes)
+                      | {self.scale_size, self.group_recall_size, self.keypoints_size})
 
 
 FULL = Plan(
@@ -76,6 +78,7 @@ FULL = Plan(
     centres=3000,
     scale_size=1_000_000,
     group_recall_size=60_000,  # just past the exact limit: the scan runs over compressed indexes
+    keypoints_size=100_000,
 )
 QUICK = Plan(
     large_images=4,
@@ -89,6 +92,7 @@ QUICK = Plan(
     centres=200,
     scale_size=10_000,
     group_recall_size=500,
+    keypoints_size=10_000,
 )
 
 # ================================================================================================
@@ -169,6 +173,20 @@ def measure_latency(work: Path, plan: Plan, images: ImageSets, stores: dict[int,
         results[size] = run_child("query_latency", timeout=3600, db=str(store_path(work, size)), queries=queries,
                                   strangers=strangers)
     return results
+
+
+def measure_keypoint_latency(work: Path, plan: Plan, images: ImageSets, stores: dict[int, Any]) -> dict[str, Any]:
+    """The same queries with `rerank=["keypoints"]`, the stored photos' keypoints described
+    first (as `index --keypoints` does) into a cache of this run's own."""
+    size = plan.keypoints_size
+    if "error" in stores[size]:
+        return {"error": f"store not built: {stores[size]['error']}"}
+    log(f"query latency with the keypoint stage at {size:,} stored images")
+    queries = [[str(query), str(original.resolve())] for query, original in images.queries]
+    strangers = [str(path) for path in stranger_photos(work / "strangers")]
+    cache = work / "keypoint-cache"
+    return run_child("query_latency", timeout=3600, db=str(store_path(work, size)), queries=queries,
+                     strangers=strangers, rerank=["keypoints"], keypoint_cache=str(cache), recall=False)
 
 
 def stranger_photos(folder: Path) -> list[Path]:
@@ -256,6 +274,7 @@ def run(data_dir: Path, docs_dir: Path, quick: bool = False) -> str:
     results["stores"] = measure_stores(work, plan)
     results["hash_realism"] = hash_realism(real_dbs(work), plan.centres)
     results["latency"] = measure_latency(work, plan, images, results["stores"])
+    results["latency_keypoints"] = measure_keypoint_latency(work, plan, images, results["stores"])
     results["duplicates"] = measure_duplicates(work, plan)
     results["scale"] = scale.measure(work, plan, results)
     results["machine_load"] = {"before": [round(x, 2) for x in load_before], "after": [round(x, 2) for x in os.getloadavg()]}

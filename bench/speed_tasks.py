@@ -256,10 +256,15 @@ class StageClock:
 
 
 def task_query_latency(db: str, queries: list[list[str]], strangers: list[str] | None = None, k: int = 10,
-                       in_store_queries: int = 200) -> dict[str, Any]:
+                       in_store_queries: int = 200, rerank: list[str] | None = None,
+                       keypoint_cache: str | None = None, recall: bool = True) -> dict[str, Any]:
     """Search every query (timed: total and per stage; how many turned the CNN), then
     the same for `strangers` (photos with no copy stored: search never settles upright for
-    them), then the embedding index's recall@10 against exact inner-product search."""
+    them), then (`recall`) the embedding index's recall@10 against exact inner-product
+    search. With `rerank`, searches run those stages; for the keypoint stage the stored
+    photos are described first into `keypoint_cache`, as `index --keypoints` does."""
+    if keypoint_cache is not None:  # before lookalike reads it
+        os.environ["LOOKALIKE_CACHE_DIR"] = keypoint_cache
     import lookalike.search as search_module
     from lookalike import Collection
 
@@ -271,24 +276,25 @@ def task_query_latency(db: str, queries: list[list[str]], strangers: list[str] |
     started = time.perf_counter()
     collection = Collection(db)
     open_seconds = time.perf_counter() - started
+    described = _describe_stored_photos(collection) if rerank and "keypoints" in rerank else None
     for query, _ in queries[:3]:  # warm-up: model load, first touches of the indexes
-        collection.search(query, k=k)
+        collection.search(query, k=k, rerank=rerank)
     rss_before = current_rss_mb()
     timings, found, embeddings, turned = [], 0, [], 0
     for query, original in queries:
         clock.reset()
-        matches = _timed_search(collection, query, k, clock, timings)
+        matches = _timed_search(collection, query, k, clock, timings, rerank)
         turned += clock.calls.get("features", 0) > 1
         found += any(original in match.image.paths for match in matches)
         embeddings.append(clock.last_result["features"].vectors[EMBEDDING][0])
     stranger_timings, stranger_turned = [], 0
     for query in strangers or []:
         clock.reset()
-        _timed_search(collection, query, k, clock, stranger_timings)
+        _timed_search(collection, query, k, clock, stranger_timings, rerank)
         stranger_turned += clock.calls.get("features", 0) > 1
     serving_rss = own_peak_rss_mb()  # open, model, indexes, queries: what a server holds
     store = collection.store
-    recall = embedding_recall(store, np.stack(embeddings), in_store_queries, k)
+    recall = embedding_recall(store, np.stack(embeddings), in_store_queries, k) if recall else {}
     index = store.indexes[EMBEDDING]
     result = {
         "size": len(index),
@@ -301,6 +307,8 @@ def task_query_latency(db: str, queries: list[list[str]], strangers: list[str] |
         "nprobe": _nprobe(index.index),
         "planted_found": round(found / len(queries), 3),
         "turned_share": round(turned / len(queries), 3),
+        "rerank": rerank or [],
+        **({"keypoints_described": described} if described is not None else {}),
         **recall,
         "ms": _percentiles(timings),
     }
@@ -311,11 +319,24 @@ def task_query_latency(db: str, queries: list[list[str]], strangers: list[str] |
     return result
 
 
-def _timed_search(collection: Any, query: str, k: int, clock: "StageClock", timings: list[dict[str, float]]) -> Any:
+def _timed_search(collection: Any, query: str, k: int, clock: "StageClock", timings: list[dict[str, float]],
+                  rerank: list[str] | None = None) -> Any:
     started = time.perf_counter()
-    matches = collection.search(query, k=k)
+    matches = collection.search(query, k=k, rerank=rerank)
     timings.append({"total": time.perf_counter() - started, **clock.seconds})
     return matches
+
+
+def _describe_stored_photos(collection: Any) -> dict[str, Any]:
+    """Keypoints of every stored image that has a file (the synthetic ones have none)."""
+    from lookalike.rerank.keypoints import precompute
+
+    store = collection.store
+    ids = [row[0] for row in store.catalog.db.execute(
+        "SELECT DISTINCT image_id FROM paths WHERE path NOT LIKE '/synthetic/%'").fetchall()]
+    started = time.perf_counter()
+    precompute(store, ids)
+    return {"images": len(ids), "seconds": round(time.perf_counter() - started, 1)}
 
 
 def _percentiles(timings: list[dict[str, float]]) -> dict[str, dict[str, float]]:

@@ -83,6 +83,16 @@ def test_query_latency_is_sane(quick_run: tuple[str, dict, Path]) -> None:
     assert strangers["ms"]["features"]["p50"] > 0
 
 
+def test_query_latency_with_the_keypoint_stage(quick_run: tuple[str, dict, Path]) -> None:
+    markdown, results, _ = quick_run
+    keypoints = results["latency_keypoints"]
+    assert keypoints["rerank"] == ["keypoints"] and keypoints["size"] == 10_000
+    assert keypoints["keypoints_described"]["images"] >= 10  # the real photos among the synthetic vectors
+    assert keypoints["planted_found"] >= 0.5
+    assert keypoints["strangers"]["ms"]["total"]["p50"] > 0
+    assert "With `--rerank keypoints` at 10,000 stored images" in markdown
+
+
 def test_duplicates_measures_both_tools_on_the_same_store(quick_run: tuple[str, dict, Path]) -> None:
     _, results, _ = quick_run
     duplicates = results["duplicates"]
