@@ -209,3 +209,27 @@ def test_metrics_count_requests(gallery_server: RunningServer) -> None:
     assert 'lookalike_index_vectors{feature="effnet_lite0"} 21' in text
     assert 'lookalike_http_requests_total{method="GET",route="/v1/images/{image_id}",status="200"}' in text
     assert "lookalike_http_request_seconds_bucket" in text
+
+
+def test_search_explains_a_sure_copy_only_when_asked(tmp_path: Path, gallery: Path, queries: Path) -> None:
+    """With `serve --rerank keypoints`, a copy the first stage is sure of carries verified
+    keypoints (for the page's lines) only with `explain`, in both request bodies."""
+    pytest.importorskip("cv2")
+    from lookalike import Collection
+
+    db = tmp_path / "explain.db"
+    with Collection(db) as collection:
+        collection.index([gallery], label_from="prefix", keypoints=False)  # the server describes on first use
+    server = start_server(db, "--rerank", "keypoints")
+    try:
+        with server.client() as http:
+            upload = {"file": (queries / "coffee-jpeg15.jpg").read_bytes()}
+            quiet = http.post("/v1/search", files=upload, data={"k": "2"}).json()["results"]
+            assert quiet[0]["label"] == "coffee" and "keypoints" not in (quiet[0].get("explanation") or {})
+            told = http.post("/v1/search", files=upload, data={"k": "2", "explain": "true"}).json()["results"]
+            assert told[0]["label"] == "coffee" and told[0]["explanation"]["keypoints"]["inliers"] >= 10
+            by_id = http.post("/v1/search", json={"id": told[1]["id"], "k": 2, "explain": True})
+            assert by_id.status_code == 200
+            assert http.post("/v1/search", json={"id": told[1]["id"], "explain": "maybe"}).status_code == 422
+    finally:
+        stop_server(server)
