@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import threading
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
@@ -20,6 +19,7 @@ from .decode import decode_image, read_bytes
 from .features.base import FeatureSpec
 from .features.registry import get_extractor, get_spec
 from .settings import Settings
+from .threads import shared_pool
 
 T = Image.Transpose
 ORIENTATIONS: dict[str, T | None] = {
@@ -102,7 +102,7 @@ def query_features(
     costly = [spec for spec in own if spec.family in COSTLY_FAMILIES]
     # The CNN passes run beside the cheap features: onnxruntime leaves gaps on two cores
     # that the hashes and texture fill (a query's features at 100k: 72 -> 57 ms).
-    pending = {spec.name: _background().submit(_feature_rows, spec, names, upright, not turn_costly)
+    pending = {spec.name: shared_pool("cnn", 2).submit(_feature_rows, spec, names, upright, not turn_costly)
                for spec in costly}
     for spec in own:
         if spec.name not in pending:
@@ -112,19 +112,6 @@ def query_features(
         if not turn_costly:
             features.upright_rows[spec.name] = _upright_rows(spec, names)
     return _with_borrowed(features, specs)
-
-
-_BACKGROUND: ThreadPoolExecutor | None = None
-_BACKGROUND_LOCK = threading.Lock()
-
-
-def _background() -> ThreadPoolExecutor:
-    """Threads for the CNN passes of queries (two: concurrent queries of a server)."""
-    global _BACKGROUND
-    with _BACKGROUND_LOCK:
-        if _BACKGROUND is None:
-            _BACKGROUND = ThreadPoolExecutor(max_workers=2, thread_name_prefix="lookalike-cnn")
-        return _BACKGROUND
 
 
 # Features a query computes in its turned orientations only when needed: CNN passes.

@@ -1,4 +1,5 @@
-"""How many threads the numeric libraries use while a query runs.
+"""Threads: the worker pools a query shares, and how many threads the numeric libraries
+use while it runs.
 
 numpy's OpenBLAS splits even a small product (a query's eight orientations against ~200
 candidates) over every core, and its worker threads then busy-wait for a while, taking a
@@ -10,6 +11,7 @@ the big products of `evaluate` and training keep every core.
 from __future__ import annotations
 
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import Any, Iterator
 
@@ -35,6 +37,19 @@ def single_threaded_blas() -> Iterator[None]:
             if _holders == 0:
                 _limiter.restore_original_limits()
                 _limiter = None
+
+
+_POOLS: dict[str, ThreadPoolExecutor] = {}
+_POOLS_LOCK = threading.Lock()
+
+
+def shared_pool(name: str, workers: int) -> ThreadPoolExecutor:
+    """The process's pool called `name` (made on first use, kept for the process): work
+    that runs beside a query's other steps, without a thread start per query."""
+    with _POOLS_LOCK:
+        if name not in _POOLS:
+            _POOLS[name] = ThreadPoolExecutor(max_workers=workers, thread_name_prefix=f"lookalike-{name}")
+        return _POOLS[name]
 
 
 _CONTROLLER: Any = None

@@ -8,12 +8,10 @@ embedding confuses.
 
 from __future__ import annotations
 
-import threading
-from concurrent.futures import ThreadPoolExecutor
-
 import numpy as np
 from PIL import Image
 
+from ..threads import shared_pool
 from .base import Extractor, FeatureSpec, l2_normalise
 from .registry import register_extractor
 
@@ -34,7 +32,7 @@ def lbp_histograms(images: list[Image.Image]) -> list[np.ndarray]:
     greys = [grey_short_side(image, _SIDE) for image in images]
     jobs = sorted(((i, radius) for i in range(len(greys)) for radius in range(len(_RADII))),
                   key=lambda job: -_RADII[job[1]][0])
-    counts = dict(zip(jobs, _pool().map(lambda job: uniform_lbp_counts(greys[job[0]], *_RADII[job[1]]), jobs)))
+    counts = dict(zip(jobs, shared_pool("lbp", _WORKERS).map(lambda job: uniform_lbp_counts(greys[job[0]], *_RADII[job[1]]), jobs)))
     return [np.concatenate([np.sqrt(counts[i, r] / max(counts[i, r].sum(), 1)) for r in range(len(_RADII))])
             .astype(np.float32) for i in range(len(greys))]
 
@@ -110,16 +108,6 @@ def _circle_point(padded: np.ndarray, pad: int, row_offset: float, col_offset: f
 
 
 _WORKERS = 2
-_POOL: ThreadPoolExecutor | None = None
-_POOL_LOCK = threading.Lock()
-
-
-def _pool() -> ThreadPoolExecutor:
-    global _POOL
-    with _POOL_LOCK:
-        if _POOL is None:
-            _POOL = ThreadPoolExecutor(max_workers=_WORKERS, thread_name_prefix="lookalike-lbp")
-        return _POOL
 
 
 @register_extractor
