@@ -60,6 +60,14 @@ def fuse(specs: Sequence[FeatureSpec], raw: Mapping[str, np.ndarray]) -> np.ndar
     return COPY_WEIGHT * copy + (1.0 - COPY_WEIGHT) * np.mean(looks, axis=0)
 
 
+def hash_evidence(specs: Sequence[FeatureSpec], raw: Mapping[str, np.ndarray | float]) -> np.ndarray | None:
+    """The hash family's calibrated level (mean over the hashes) for raw similarities (arrays
+    or single numbers), None without hashes: at NEAR_LEVEL and above, the hashes alone call
+    the pair the same picture."""
+    levels = [calibrate(spec, np.asarray(raw[spec.name])) for spec in specs if spec.family == "hash" and spec.name in raw]
+    return np.mean(levels, axis=0) if levels else None
+
+
 def is_visually_identical(specs: Sequence[FeatureSpec], raw: Mapping[str, float]) -> bool:
     """Every hash bit equal and every float feature at >= 0.995: the same picture."""
     for spec in specs:

@@ -25,7 +25,7 @@ from .features.registry import get_extractor
 from .features.regions import WINDOWS, describe_region
 from .records import Comparison, Match, Verdict
 from .rerank import get_rerankers
-from .scoring import calibrate, fuse, is_visually_identical, tier_of
+from .scoring import fuse, hash_evidence, is_visually_identical, tier_of
 from .settings import Settings
 from .store import Store
 from .threads import single_threaded_blas
@@ -103,11 +103,8 @@ def _settled(store: Store, features: QueryFeatures, raw: dict[str, np.ndarray], 
         return False
     unseen = np.setdiff1d(np.arange(len(features.orientations)),
                           np.concatenate([np.asarray(rows) for rows in features.upright_rows.values()]))
-    hashes = [spec for spec in store.specs if spec.family == "hash"]
-    if not hashes or not unseen.size:
-        return True
-    evidence = np.mean([calibrate(spec, raw[spec.name][unseen]) for spec in hashes], axis=0)
-    return not (evidence >= TURNED_COPY_HASH_EVIDENCE).any()
+    evidence = hash_evidence(store.specs, {name: values[unseen] for name, values in raw.items()})
+    return evidence is None or not unseen.size or not (evidence >= TURNED_COPY_HASH_EVIDENCE).any()
 
 
 def _similarities(store: Store, features: QueryFeatures, ids: list[int]) -> dict[str, np.ndarray]:

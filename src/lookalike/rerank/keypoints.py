@@ -25,10 +25,12 @@ stored image as fractions of its width and height);
 Time: the query is described only when there is something to verify (SIFT on it costs
 ~75 ms of CPU, more than the rest of a query); the candidates are loaded and verified on
 `WORKERS` threads (OpenCV releases the GIL). When the first stage's best match already
-scores `CONFIDENT` or more (a copy the hashes and the embedding agree on), the stage has
-nothing to decide and does nothing, unless the caller asks for explanations
-(`search(explain=True)`, `search --explain`, the web page): then only that match is
-verified, for the lines drawn between its keypoints.
+scores `CONFIDENT` or more, only that match is verified (no windows of the query, no other
+candidates): the embedding alone may vouch for a crop or for another view of the same
+object, and the keypoints tell which. When the hashes too call it the same picture, the
+stage has nothing to decide and does nothing, unless the caller asks for explanations
+(`search(explain=True)`, `search --explain`, the web page), for the lines drawn between
+its keypoints.
 `bench/crops.py` measures the stage.
 
 Candidate features are cached by content hash (`verify.CACHE`: in memory, and as files
@@ -130,9 +132,11 @@ class KeypointReranker(Reranker):
 
         usual = self._usual(matches)
         if self._sure(matches):
-            if not explain:
+            if not explain and _same_picture(store, matches[0]):
                 return matches  # nothing to decide: the query is not even described
-            usual, by_part = (usual[:1] if usual and usual[0] == 0 else []), []  # explain the sure copy, nothing more
+            # the embedding alone vouches (a crop, or another view: the keypoints tell which),
+            # or an explanation is asked for: verify the sure match, nothing more
+            usual, by_part = (usual[:1] if usual and usual[0] == 0 else []), []
         else:
             by_part = self._by_part(matches, usual)
         chosen = usual + by_part
@@ -242,6 +246,15 @@ def verify_pair(first: "Image.Image", second: "Image.Image", orientation: str, c
         if _better(other, evidence):
             evidence = other
     return evidence
+
+
+def _same_picture(store: "Store", match: "Match") -> bool:
+    """The hashes call the match the same picture (recompressed, rescaled, recoloured, turned)
+    at their near level: not a crop, a paste or another view, which need the keypoints."""
+    from ..scoring import NEAR_LEVEL, hash_evidence
+
+    evidence = hash_evidence(store.specs, match.evidence)
+    return evidence is not None and float(evidence) >= NEAR_LEVEL
 
 
 def _worth_the_other_mirror(match: "Match", flipped: bool, evidence: "Verification", copy_score: float) -> bool:
