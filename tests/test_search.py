@@ -165,5 +165,6 @@ def test_hash_indexes_propose_fewer_candidates_than_the_embedding() -> None:
 
     phash, embedding = get_spec("phash"), get_spec("effnet_lite0")
     assert candidates_per_index(phash, 10) == 10
+    assert candidates_per_index(phash, 10, with_embedding=False) == 40  # the only source of look-alikes
     assert candidates_per_index(embedding, 10) == 40
     assert candidates_per_index(embedding, 2) == MIN_CANDIDATES

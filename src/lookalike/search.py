@@ -236,26 +236,29 @@ def _candidates(store: Store, features: QueryFeatures, k: int, searched: QueryFe
     names = store.candidate_features()
     names += [spec.name for spec in store.specs if spec.family == "region" and spec.name not in names]
     specs = {spec.name: spec for spec in store.specs}
+    with_embedding = any(specs[name].family == "embedding" for name in names)
     for name in names:
         rows = features.computed_rows(name)
         if searched is not None:
             rows = np.setdiff1d(rows, searched.computed_rows(name))
         if not rows.size:
             continue
-        count = candidates_per_index(specs[name], k)
+        count = candidates_per_index(specs[name], k, with_embedding)
         similarities, ids = store.search_candidates(name, _distinct_rows(features.vectors[name][rows]), count)
         found.update(_nearest_over_orientations(similarities, ids, count))
     return sorted(found)
 
 
-def candidates_per_index(spec: FeatureSpec, k: int) -> int:
-    """How many candidates a feature's index proposes for a k-result search. A hash index is
-    there to find copies, a few bits apart, which lead its list: k of them. An embedding
-    orders look-alikes too, approximately above 50k images: four times as many. (Forty from
-    each of four hash indexes made ~200 candidates, reading them ~20 ms of a query at 100k;
-    the quality benchmark's hashes-only store ranks no worse with k: same-object recall@10
-    0.727 with k, 0.636 with 40.)"""
-    return k if spec.family == "hash" else max(4 * k, MIN_CANDIDATES)
+def candidates_per_index(spec: FeatureSpec, k: int, with_embedding: bool = True) -> int:
+    """How many candidates a feature's index proposes for a k-result search. Beside an
+    embedding, a hash index is there to find copies, a few bits apart, which lead its list:
+    k of them. An embedding orders look-alikes too, approximately above 50k images, and
+    without one the hashes must give a re-ranking stage (texture) enough look-alikes: four
+    times as many. (Forty from each of four hash indexes beside the embedding made ~200
+    candidates, reading them ~20 ms of a query at 100k.)"""
+    if spec.family == "hash" and with_embedding:
+        return k
+    return max(4 * k, MIN_CANDIDATES)
 
 
 def _distinct_rows(vectors: np.ndarray) -> np.ndarray:
