@@ -428,8 +428,8 @@ def _keypoint_latency_sentences(keypoints: dict[str, Any] | None) -> list[str]:
     sentence = (
         f"- With `--rerank keypoints` at {keypoints['size']:,} stored images (the {described.get('images', '?')} stored "
         f"photos' keypoints described first, as `index --keypoints` does, in {described.get('seconds', '?')} s): "
-        f"p50 {ms['p50']:.0f} ms, p99 {ms['p99']:.0f} ms. The stage verifies only when the first stage is unsure "
-        "(a copy it is sure of is verified only for an explanation, `search --explain` or the web page)"
+        f"p50 {ms['p50']:.0f} ms, p99 {ms['p99']:.0f} ms. When the first stage is sure of its best match, the stage "
+        "verifies that match alone (a copy, or the next frame of a video: the hashes cannot tell them apart)"
     )
     strangers = keypoints.get("strangers")
     if strangers:

@@ -101,12 +101,10 @@ class Collection:
         return remove(self.store, keys)
 
     def search(
-        self, image: ImageSource, k: int = 10, min_score: float = 0.0, rerank: Sequence[str] | None = None,
-        explain: bool = False,
+        self, image: ImageSource, k: int = 10, min_score: float = 0.0, rerank: Sequence[str] | None = None
     ) -> list[Match]:
-        """Best matches first; `rerank` names second-stage re-rankers (`lookalike.rerank`);
-        `explain`: they also gather evidence that changes no ranking (see `search`)."""
-        return search(self.store, image, k=k, min_score=min_score, rerank=rerank, explain=explain)
+        """Best matches first; `rerank` names second-stage re-rankers (`lookalike.rerank`)."""
+        return search(self.store, image, k=k, min_score=min_score, rerank=rerank)
 
     def compare(self, first: ImageSource, second: ImageSource) -> Comparison:
         return compare_images(self.settings, first, second, self.store.specs)

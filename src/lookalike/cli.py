@@ -181,7 +181,7 @@ def search_command(ctx: click.Context, image: Path, k: int, min_score: float, re
     lookalike search crop.jpg --rerank keypoints --explain
     """
     with _open(ctx) as collection:
-        matches = collection.search(image, k=k, min_score=min_score, rerank=rerank or None, explain=explain)
+        matches = collection.search(image, k=k, min_score=min_score, rerank=rerank or None)
     if as_json:
         _emit_json([m.to_dict() for m in matches])
         return

@@ -37,22 +37,17 @@ MIN_CANDIDATES = 32
 
 
 def search(
-    store: Store, source: ImageSource, k: int = 10, min_score: float = 0.0, rerank: Sequence[str] | None = None,
-    explain: bool = False,
+    store: Store, source: ImageSource, k: int = 10, min_score: float = 0.0, rerank: Sequence[str] | None = None
 ) -> list[Match]:
     """The k best matches for an image file or its bytes, best first. `rerank` names
-    second-stage re-rankers (default: `Settings.rerank`) run on the candidate list. With
-    `explain` (the caller shows why each match matched) they also gather evidence that
-    changes no ranking: the keypoint stage verifies a copy the first stage is already sure of,
-    for the lines it draws."""
+    second-stage re-rankers (default: `Settings.rerank`) run on the candidate list."""
     if k < 1:
         raise ValueError("k must be at least 1")
     with single_threaded_blas():
-        return _search(store, source, k, min_score, rerank, explain)
+        return _search(store, source, k, min_score, rerank)
 
 
-def _search(store: Store, source: ImageSource, k: int, min_score: float, rerank: Sequence[str] | None,
-            explain: bool) -> list[Match]:
+def _search(store: Store, source: ImageSource, k: int, min_score: float, rerank: Sequence[str] | None) -> list[Match]:
     stages = get_rerankers(store.settings.rerank if rerank is None else rerank)
     side = max([needed_side(store.specs), *(stage.query_min_side for stage in stages)])
     query = load_query(source, store.settings, side)
@@ -72,7 +67,7 @@ def _search(store: Store, source: ImageSource, k: int, min_score: float, rerank:
     if any(stage.wants_parts(matches) for stage in stages) and part_specs(store):
         matches = _with_parts(store, query, features, matches)
     for stage in stages:
-        matches = stage.rerank(store, query, matches, explain=explain)
+        matches = stage.rerank(store, query, matches)
     return [m for m in matches[:k] if m.score >= min_score]
 
 

@@ -211,9 +211,9 @@ def test_metrics_count_requests(gallery_server: RunningServer) -> None:
     assert "lookalike_http_request_seconds_bucket" in text
 
 
-def test_search_explains_a_sure_copy_only_when_asked(tmp_path: Path, gallery: Path, queries: Path) -> None:
-    """With `serve --rerank keypoints`, a copy the first stage is sure of carries verified
-    keypoints (for the page's lines) only with `explain`, in both request bodies."""
+def test_search_with_keypoints_explains_a_sure_copy(tmp_path: Path, gallery: Path, queries: Path) -> None:
+    """With `serve --rerank keypoints`, a copy the first stage is sure of carries its verified
+    keypoints (the page's lines), searched by upload or by id."""
     pytest.importorskip("cv2")
     from lookalike import Collection
 
@@ -224,12 +224,9 @@ def test_search_explains_a_sure_copy_only_when_asked(tmp_path: Path, gallery: Pa
     try:
         with server.client() as http:
             upload = {"file": (queries / "coffee-jpeg15.jpg").read_bytes()}
-            quiet = http.post("/v1/search", files=upload, data={"k": "2"}).json()["results"]
-            assert quiet[0]["label"] == "coffee" and "keypoints" not in (quiet[0].get("explanation") or {})
-            told = http.post("/v1/search", files=upload, data={"k": "2", "explain": "true"}).json()["results"]
+            told = http.post("/v1/search", files=upload, data={"k": "2"}).json()["results"]
             assert told[0]["label"] == "coffee" and told[0]["explanation"]["keypoints"]["inliers"] >= 10
-            by_id = http.post("/v1/search", json={"id": told[1]["id"], "k": 2, "explain": True})
-            assert by_id.status_code == 200
-            assert http.post("/v1/search", json={"id": told[1]["id"], "explain": "maybe"}).status_code == 422
+            by_id = http.post("/v1/search", json={"id": told[0]["id"], "k": 2}).json()["results"]
+            assert by_id[0]["id"] == told[0]["id"] and by_id[0]["tier"] == "exact"
     finally:
         stop_server(server)

@@ -20,7 +20,6 @@ from ..features.base import FeatureSpec
 from ..records import ImageRecord
 from .migrations import migrate
 
-MMAP_BYTES = 1 << 34
 _IMAGE_COLUMNS = "id, sha256, bytes, width, height, format, label, added_at, name"
 
 
@@ -33,10 +32,6 @@ class Catalog:
             self.db.execute("PRAGMA journal_mode = WAL")
             self.db.execute("PRAGMA synchronous = NORMAL")
             self.db.execute("PRAGMA busy_timeout = 30000")
-            # Reads through a memory map: a search re-scores ~200 candidates on every
-            # feature, and without it each vector costs a read() call (the re-scoring step
-            # of a query at 100k: 38 -> 20 ms). SQLite caps it at its compiled maximum.
-            self.db.execute(f"PRAGMA mmap_size = {MMAP_BYTES}")
             migrate(self.db)
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"{self.path}: not a lookalike store ({exc})") from None

@@ -37,10 +37,8 @@ class Reranker(ABC):
         return False
 
     @abstractmethod
-    def rerank(self, store: "Store", query: "QueryImage", matches: list["Match"], explain: bool = False) -> list["Match"]:
-        """Return the matches re-scored and re-sorted (best first); may add evidence. With
-        `explain` the caller shows why each match matched: worth evidence that changes no
-        ranking."""
+    def rerank(self, store: "Store", query: "QueryImage", matches: list["Match"]) -> list["Match"]:
+        """Return the matches re-scored and re-sorted (best first); may add evidence."""
 
 
 _STAGES: dict[str, Callable[[], Reranker]] = {}

@@ -23,14 +23,13 @@ stored image as fractions of its width and height);
 `MAX_PAIRS_SHOWN` point pairs for drawing).
 
 Time: the query is described only when there is something to verify (SIFT on it costs
-~75 ms of CPU, more than the rest of a query); the candidates are loaded and verified on
+~40-75 ms of CPU, more than the rest of a query); the candidates are loaded and verified on
 `WORKERS` threads (OpenCV releases the GIL). When the first stage's best match already
 scores `CONFIDENT` or more, only that match is verified (no windows of the query, no other
-candidates): the embedding alone may vouch for a crop or for another view of the same
-object, and the keypoints tell which. When the hashes too call it the same picture, the
-stage has nothing to decide and does nothing, unless the caller asks for explanations
-(`search(explain=True)`, `search --explain`, the web page), for the lines drawn between
-its keypoints.
+candidates). It is verified even when the hashes call it the same picture: they say the
+same of the next frame of a video or the other photo of a stereo pair, which the keypoints
+tell from a copy (parallax: no single map fits), and a stage whose tiers changed with
+`--explain` would show one answer and give another.
 `bench/crops.py` measures the stage.
 
 Candidate features are cached by content hash (`verify.CACHE`: in memory, and as files
@@ -127,15 +126,13 @@ class KeypointReranker(Reranker):
     def _sure(self, matches: list["Match"]) -> bool:
         return self.confident is not None and bool(matches) and matches[0].score >= self.confident
 
-    def rerank(self, store: "Store", query: "QueryImage", matches: list["Match"], explain: bool = False) -> list["Match"]:
+    def rerank(self, store: "Store", query: "QueryImage", matches: list["Match"]) -> list["Match"]:
         from ..verify import verify
 
         usual = self._usual(matches)
         if self._sure(matches):
-            if not explain and _same_picture(store, matches[0]):
-                return matches  # nothing to decide: the query is not even described
-            # the embedding alone vouches (a crop, or another view: the keypoints tell which),
-            # or an explanation is asked for: verify the sure match, nothing more
+            # a copy, a crop or another view: the keypoints tell which (even the hashes cannot
+            # tell a recompressed copy from the next frame of a video); nothing more to verify
             usual, by_part = (usual[:1] if usual and usual[0] == 0 else []), []
         else:
             by_part = self._by_part(matches, usual)
@@ -246,15 +243,6 @@ def verify_pair(first: "Image.Image", second: "Image.Image", orientation: str, c
         if _better(other, evidence):
             evidence = other
     return evidence
-
-
-def _same_picture(store: "Store", match: "Match") -> bool:
-    """The hashes call the match the same picture (recompressed, rescaled, recoloured, turned)
-    at their near level: not a crop, a paste or another view, which need the keypoints."""
-    from ..scoring import NEAR_LEVEL, hash_evidence
-
-    evidence = hash_evidence(store.specs, match.evidence)
-    return evidence is not None and float(evidence) >= NEAR_LEVEL
 
 
 def _worth_the_other_mirror(match: "Match", flipped: bool, evidence: "Verification", copy_score: float) -> bool:

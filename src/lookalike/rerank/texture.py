@@ -140,7 +140,7 @@ def load_classifier(store: "Store") -> TextureClassifier | None:
 class TextureReranker(Reranker):
     name = "texture"
 
-    def rerank(self, store: "Store", query: "QueryImage", matches: list["Match"], explain: bool = False) -> list["Match"]:
+    def rerank(self, store: "Store", query: "QueryImage", matches: list["Match"]) -> list["Match"]:
         from ..features.registry import get_extractor
 
         classifier = load_classifier(store)

@@ -22,8 +22,6 @@ class SearchOptions(BaseModel):
     id: int | None = Field(None, description="Search with a stored image instead of an upload.")
     k: int = Field(10, ge=1, le=1000)
     min_score: float = Field(0.0, ge=0.0, le=1.0)
-    explain: bool = Field(False, description="Also gather evidence that changes no ranking (the keypoint "
-                          "stage verifies copies the first stage is sure of, for the lines it draws).")
 
 
 _SEARCH_BODY = {
@@ -38,7 +36,6 @@ _SEARCH_BODY = {
                         "file": {"type": "string", "format": "binary"},
                         "k": {"type": "integer", "default": 10, "minimum": 1, "maximum": 1000},
                         "min_score": {"type": "number", "default": 0, "minimum": 0, "maximum": 1},
-                        "explain": {"type": "boolean", "default": False},
                     },
                 }
             },
@@ -60,7 +57,7 @@ def _search(service: Service, source: bytes | int, options: SearchOptions) -> di
     with service.lock.reading():
         if isinstance(source, int):
             source = _existing_path(service.collection.get(source).paths)
-        matches = service.collection.search(source, k=options.k, min_score=options.min_score, explain=options.explain)
+        matches = service.collection.search(source, k=options.k, min_score=options.min_score)
     return {"results": [match_view(m, service.sign_url) for m in matches]}
 
 
@@ -77,7 +74,7 @@ async def _read_search_request(request: Request, service: Service) -> tuple[byte
         upload = form.get("file")
         if not isinstance(upload, UploadFile) and not hasattr(upload, "read"):
             raise HTTPException(422, "multipart field 'file' with an image is required")
-        options = SearchOptions.model_validate({k: v for k, v in form.items() if k in ("k", "min_score", "explain")})
+        options = SearchOptions.model_validate({k: v for k, v in form.items() if k in ("k", "min_score")})
         data = await upload.read(service.config.max_file_bytes + 1)
         if len(data) > service.config.max_file_bytes:
             raise HTTPException(413, f"file over the limit of {service.config.max_file_bytes:,} bytes")

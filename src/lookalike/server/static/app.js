@@ -256,7 +256,6 @@ function searchWithFile(file) {
   const form = new FormData();
   form.append('file', file);
   form.append('k', RESULTS_K);
-  form.append('explain', 'true'); // the viewer draws the verified keypoints
   return runSearch(() => api('v1/search', { method: 'POST', body: form }));
 }
 
@@ -268,7 +267,7 @@ function searchWithStored(image) {
   imageUrl(thumbnail(image, 480))
     .then((src) => { if (state.searchTicket === ticket) showQuery(src, image.name); })
     .catch(() => {});
-  return runSearch(() => api('v1/search', { method: 'POST', json: { id: image.id, k: RESULTS_K, explain: true } }));
+  return runSearch(() => api('v1/search', { method: 'POST', json: { id: image.id, k: RESULTS_K } }));
 }
 
 async function runSearch(request) {
