@@ -55,12 +55,12 @@ def test_float_index_search_remove_save_load(tmp_path: Path) -> None:
     assert ids[:, 0].tolist() == [100, 101] and np.allclose(sims[:, 0], 1.0)
     index.remove(np.array([100]))
     assert len(index) == 49 and 100 not in index.search(vectors[:1], 5)[1]
-    index.save(tmp_path / "color.faiss", generation=7)
-    assert VectorIndex.load(spec, tmp_path / "color.faiss", generation=8) is None  # stale
-    loaded = VectorIndex.load(spec, tmp_path / "color.faiss", generation=7)
-    assert loaded is not None and len(loaded) == 49 and loaded.factory == "Flat"
+    index.save(tmp_path / "color.faiss", generation=7, journal=12)
+    loaded = VectorIndex.load(spec, tmp_path / "color.faiss")
+    assert loaded is not None and len(loaded[0]) == 49 and loaded[0].factory == "Flat"
+    assert (loaded[1]["generation"], loaded[1]["journal"]) == (7, 12)  # what the store catches up from
     (tmp_path / "color.faiss").write_bytes(b"garbage")
-    assert VectorIndex.load(spec, tmp_path / "color.faiss", generation=7) is None
+    assert VectorIndex.load(spec, tmp_path / "color.faiss") is None
 
 
 def test_collection_switches_to_approximate_index_and_still_finds(tmp_path: Path, gallery: Path, queries: Path) -> None:
@@ -160,9 +160,10 @@ def test_both_kinds_of_cell_search_find_what_exact_search_finds_and_survive_a_re
     index = VectorIndex(spec, factory)
     index.train(vectors[:2560])
     index.add(ids, vectors)
-    index.save(tmp_path / "lbp.faiss", generation=7)
-    reloaded = VectorIndex.load(spec, tmp_path / "lbp.faiss", generation=7)
-    assert reloaded is not None and reloaded.factory == factory
+    index.save(tmp_path / "lbp.faiss", generation=7, journal=7)
+    loaded = VectorIndex.load(spec, tmp_path / "lbp.faiss")
+    assert loaded is not None and loaded[0].factory == factory
+    reloaded = loaded[0]
     queries = _clustered(50, spec.dim, seed=2)
     _, truth = exact.search(queries, 10)
     for candidate in (index, reloaded):

@@ -20,6 +20,7 @@ from ..features.base import FeatureSpec
 from ..records import ImageRecord
 from .migrations import migrate
 
+_JOURNAL_PRUNED = "index_journal_pruned_through"
 _IMAGE_COLUMNS = "id, sha256, bytes, width, height, format, label, added_at, name"
 
 
@@ -105,6 +106,39 @@ class Catalog:
             [(name,) for name in features],
         )
 
+    # --- the index journal (every vector written or deleted, see migrations.m005) ------------
+
+    def journal_position(self) -> int:
+        """The newest journal entry's number (0 before any): how far an index that reflects
+        the catalog as it is now has caught up."""
+        row = self.db.execute("SELECT seq FROM sqlite_sequence WHERE name = 'index_journal'").fetchone()
+        return int(row[0]) if row else 0
+
+    def journal_pruned_through(self) -> int:
+        """Entries up to this number are gone: an index saved before it cannot catch up."""
+        row = self.db.execute("SELECT value FROM meta WHERE key = ?", (_JOURNAL_PRUNED,)).fetchone()
+        return int(row[0]) if row else 0
+
+    def journaled_ids(self, feature: str, since: int, until: int) -> list[int]:
+        """The images whose `feature` vector was written or deleted after entry `since`, up to `until`."""
+        rows = self.db.execute(
+            "SELECT DISTINCT image_id FROM index_journal WHERE feature = ? AND seq > ? AND seq <= ?",
+            (feature, since, until),
+        ).fetchall()
+        return [row[0] for row in rows]
+
+    def journal_count(self, feature: str, since: int) -> int:
+        row = self.db.execute("SELECT COUNT(*) FROM index_journal WHERE feature = ? AND seq > ?",
+                              (feature, since)).fetchone()
+        return int(row[0])
+
+    def prune_journal(self, through: int) -> None:
+        """Forget the entries every saved index has caught up with."""
+        with self.transaction():
+            self.db.execute("DELETE FROM index_journal WHERE seq <= ?", (through,))
+            self.db.execute("INSERT INTO meta (key, value) VALUES (?, ?) "
+                            "ON CONFLICT(key) DO UPDATE SET value = excluded.value", (_JOURNAL_PRUNED, str(through)))
+
     # --- images and paths -----------------------------------------------------------------
 
     def path_state(self, path: str) -> tuple[int, int, int] | None:
@@ -154,8 +188,25 @@ class Catalog:
 
     def get_vectors(self, spec: FeatureSpec, ids: Sequence[int]) -> np.ndarray:
         """Vectors of `ids`, in that order. Raises StoreError for ids without one."""
+        found = self._vector_bytes(spec, ids)
+        missing = [i for i in ids if i not in found]
+        if missing:
+            raise StoreError(f"no {spec.name} vector for image ids {missing[:10]}")
+        if not ids:
+            return np.empty((0, spec.width), dtype=spec.dtype)
+        return np.stack([np.frombuffer(found[i], dtype=spec.dtype) for i in ids])
+
+    def existing_vectors(self, spec: FeatureSpec, ids: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
+        """(ids, vectors) of those of `ids` that have a vector, in id order."""
+        found = self._vector_bytes(spec, ids)
+        present = sorted(found)
+        vectors = [np.frombuffer(found[i], dtype=spec.dtype) for i in present]
+        return (np.asarray(present, dtype=np.int64),
+                np.stack(vectors) if vectors else np.empty((0, spec.width), dtype=spec.dtype))
+
+    def _vector_bytes(self, spec: FeatureSpec, ids: Sequence[int]) -> dict[int, bytes]:
         found: dict[int, bytes] = {}
-        for chunk in _chunks(list(ids), 900):
+        for chunk in _chunks([int(i) for i in ids], 900):
             marks = ",".join("?" * len(chunk))
             found.update(
                 self.db.execute(
@@ -163,12 +214,7 @@ class Catalog:
                     (spec.name, *chunk),
                 ).fetchall()
             )
-        missing = [i for i in ids if i not in found]
-        if missing:
-            raise StoreError(f"no {spec.name} vector for image ids {missing[:10]}")
-        if not ids:
-            return np.empty((0, spec.width), dtype=spec.dtype)
-        return np.stack([np.frombuffer(found[i], dtype=spec.dtype) for i in ids])
+        return found
 
     def iter_vectors(
         self, spec: FeatureSpec, batch: int = 10_000

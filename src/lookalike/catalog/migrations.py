@@ -70,11 +70,34 @@ def m004_image_name(db: sqlite3.Connection) -> None:
     db.execute("ALTER TABLE images ADD COLUMN name TEXT")
 
 
+def m005_index_journal(db: sqlite3.Connection) -> None:
+    """Every vector written or deleted, in order (triggers, so no write path can forget it):
+    a saved index file catches up with the catalog by replaying what came after it, instead
+    of being written again after every small write (1.4 GB at a million images)."""
+    _run_statements(
+        db,
+        """
+        CREATE TABLE index_journal (
+            seq INTEGER PRIMARY KEY AUTOINCREMENT,
+            feature TEXT NOT NULL,
+            image_id INTEGER NOT NULL
+        );
+        CREATE INDEX index_journal_feature ON index_journal(feature, seq)
+        """,
+    )
+    for event, row in (("INSERT", "NEW"), ("DELETE", "OLD")):  # a trigger's body holds a ';'
+        db.execute(
+            f"CREATE TRIGGER index_journal_vector_{event.lower()} AFTER {event} ON vectors BEGIN "
+            f"INSERT INTO index_journal (feature, image_id) VALUES ({row}.feature, {row}.image_id); END"
+        )
+
+
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     m001_initial,
     m002_meta,
     m003_feature_source,
     m004_image_name,
+    m005_index_journal,
 ]
 
 

@@ -1,10 +1,16 @@
 """The embedded store: a SQLite catalog plus one FAISS index per feature, in local files.
 
 Layout: `NAME.db` (catalog, the source of truth) and `NAME.db.indexes/FEATURE.faiss`
-with a `.json` sidecar. An index whose sidecar generation differs from the catalog's
-(a crash between the catalog commit and the index save, or a file deleted by hand) is
-rebuilt from the catalog's vectors on open, so the two can never silently disagree.
-One writer at a time (a lock file); readers in other processes catch up with `refresh()`.
+with a `.json` sidecar naming the catalog's journal entry the file reflects. The catalog
+journals every vector written or deleted (`catalog.migrations.m005_index_journal`), so an
+index file that is behind (not saved since the last writes, or a crash between the catalog
+commit and the save) catches up on open by replaying the entries after it. A write
+therefore saves an index file only when the entries since its last save reach
+`UNSAVED_SHARE` of its size (a single add at a million images would otherwise write 1.4 GB);
+the journal is pruned up to the oldest saved file. A file that is missing, damaged,
+older than the pruned entries or still at odds with the catalog's count is rebuilt from the
+catalog's vectors, so the two can never silently disagree. One writer at a time (a lock
+file); readers in other processes catch up with `refresh()`.
 """
 
 from __future__ import annotations
@@ -26,6 +32,8 @@ from .base import NewImage, PathLink, Store
 # An approximate float index proposes this many times k candidates; the catalog's exact
 # vectors re-rank them (the 8-bit codes alone blur close rankings).
 RERANK_FACTOR = 3
+# An index file is written again once the journal holds this share of its size after it.
+UNSAVED_SHARE = 0.01
 
 
 class EmbeddedStore(Store):
@@ -34,8 +42,10 @@ class EmbeddedStore(Store):
         self._open_features(settings)
         self.index_dir = Path(f"{settings.db}.indexes")
         self._lock_path = Path(f"{settings.db}.lock")
-        # The catalog generation each in-memory index reflects.
-        self._synced: dict[str, int] = {}
+        # The journal entry each in-memory index reflects, and each index file.
+        self._caught_up: dict[str, int] = {}
+        self._saved: dict[str, int] = {}
+        self._in_doubt = False  # see `_mirrored`
         self.indexes: dict[str, VectorIndex] = {spec.name: self._open_index(spec) for spec in self.specs}
 
     @property
@@ -102,6 +112,12 @@ class EmbeddedStore(Store):
     def add_batch(
         self, new: Sequence[NewImage], vectors: dict[str, np.ndarray], links: Sequence[PathLink]
     ) -> tuple[list[int], list[int]]:
+        with self._mirrored():
+            return self._add_batch(new, vectors, links)
+
+    def _add_batch(
+        self, new: Sequence[NewImage], vectors: dict[str, np.ndarray], links: Sequence[PathLink]
+    ) -> tuple[list[int], list[int]]:
         catalog = self.catalog
         dropped: list[int] = []
         with catalog.transaction():
@@ -124,18 +140,29 @@ class EmbeddedStore(Store):
         return ids, dropped
 
     def remove_images(self, ids: Sequence[int]) -> list[int]:
-        with self.catalog.transaction():
-            removed = [image_id for image_id in ids if self.catalog.remove_image(int(image_id))]
-        self._remove_from_indexes(removed)
+        with self._mirrored():
+            with self.catalog.transaction():
+                removed = [image_id for image_id in ids if self.catalog.remove_image(int(image_id))]
+            self._remove_from_indexes(removed)
         return removed
 
     def remove_paths(self, paths: Sequence[str]) -> list[int]:
         dropped: list[int] = []
-        with self.catalog.transaction():
-            for path in paths:
-                _collect(self.catalog.remove_path(path), dropped)
-        self._remove_from_indexes(dropped)
+        with self._mirrored():
+            with self.catalog.transaction():
+                for path in paths:
+                    _collect(self.catalog.remove_path(path), dropped)
+            self._remove_from_indexes(dropped)
         return dropped
+
+    @contextmanager
+    def _mirrored(self) -> Iterator[None]:
+        """A catalog write and the same change made to the in-memory indexes. Should it
+        fail between the commit and the last index update, the indexes are in doubt: the
+        next save replays the journal into them rather than trusting them."""
+        self._in_doubt = True
+        yield
+        self._in_doubt = False
 
     def _remove_from_indexes(self, ids: Sequence[int]) -> None:
         id_array = np.asarray(ids, dtype=np.int64)
@@ -222,39 +249,86 @@ class EmbeddedStore(Store):
     # --- keeping the indexes in step with the catalog -----------------------------------------
 
     def refresh(self) -> None:
-        """Reload (or rebuild) the indexes whose catalog generation moved on since we read them."""
+        """Catch the in-memory indexes up with what other processes wrote since we read them:
+        replayed from the journal, or read again from their files when the journal was
+        pruned past them."""
+        position, pruned = self.catalog.journal_position(), self.catalog.journal_pruned_through()
         for spec in self.specs:
-            if self.catalog.generation(spec.name) != self._synced.get(spec.name):
+            seen = self._caught_up.get(spec.name, -1)
+            if seen == position:
+                continue
+            if seen >= pruned:
+                self._catch_up(spec, self.indexes[spec.name], seen)
+            else:
                 self.indexes[spec.name] = self._open_index(spec)
 
     def save_indexes(self) -> None:
-        """Persist every index, switching to the kind its size calls for (exact <->
-        approximate) and retraining an approximate one that grew or shrank far past what
-        its cells were learned for. Call under `writing()`. An index whose size disagrees
-        with the catalog (a write interrupted between commit and index update) is rebuilt
-        rather than saved."""
+        """Persist the indexes whose files have fallen `UNSAVED_SHARE` behind (or have none)
+        or that change kind (exact <-> approximate, or an approximate one that grew or shrank
+        far past what its cells were learned for, retrained); then prune the journal up to
+        the oldest file. Call under `writing()`: this process's own writes are then the only
+        ones since `refresh`, and its indexes hold them, unless one failed halfway (see
+        `_mirrored`). An index about to be saved whose size disagrees with the catalog is
+        rebuilt rather than saved. Counting a feature's vectors reads its whole table (3 s
+        at a million images), so it is done only then."""
         self.index_dir.mkdir(parents=True, exist_ok=True)
+        position = self.catalog.journal_position()
         for spec in self.specs:
-            generation = self.catalog.generation(spec.name)
             index = self.indexes[spec.name]
+            if self._in_doubt:
+                self._catch_up(spec, index, self._caught_up.get(spec.name, -1))
+            self._caught_up[spec.name] = position
+            saved = self._saved.get(spec.name, -1)
+            behind = saved < 0 or self.catalog.journal_count(spec.name, saved) > UNSAVED_SHARE * len(index)
+            if not behind and not index.needs_rebuild(len(index), self.settings.max_exact_vectors):
+                continue
             count = self.catalog.count_vectors(spec.name)
             if len(index) != count or index.needs_rebuild(count, self.settings.max_exact_vectors):
                 wanted = choose_factory(spec, count, self.settings.max_exact_vectors)
                 index = self.indexes[spec.name] = self._build_index(spec, wanted)
-            index.save(self._index_path(spec), generation)
-            self._synced[spec.name] = generation
+            index.save(self._index_path(spec), self.catalog.generation(spec.name), position)
+            self._saved[spec.name] = position
+        self._in_doubt = False
+        oldest = min(self._saved.values(), default=0)
+        if oldest > self.catalog.journal_pruned_through():
+            self.catalog.prune_journal(oldest)
 
     def _index_path(self, spec: FeatureSpec) -> Path:
         return self.index_dir / f"{spec.name}.faiss"
 
     def _open_index(self, spec: FeatureSpec) -> VectorIndex:
-        generation = self.catalog.generation(spec.name)  # read first: a later write only makes us reload
-        self._synced[spec.name] = generation
-        loaded = VectorIndex.load(spec, self._index_path(spec), generation)
+        """The saved index caught up with the journal, else one built from the catalog."""
+        loaded = VectorIndex.load(spec, self._index_path(spec))
         if loaded is not None:
-            return loaded
+            index, meta = loaded
+            saved = meta.get("journal")
+            if saved is None and meta.get("generation") == self.catalog.generation(spec.name):
+                saved = self.catalog.journal_position()  # saved before the journal, and current
+            if saved is not None and int(saved) >= self.catalog.journal_pruned_through():
+                self._saved[spec.name] = int(saved)
+                # a file that needed no replay is as current as its sidecar says (counting
+                # the catalog's vectors reads the whole table: seconds at a million)
+                if not self._catch_up(spec, index, int(saved)) or len(index) == self.catalog.count_vectors(spec.name):
+                    return index
+        self._saved[spec.name] = -1  # nothing usable on disk: the next save writes it
+        self._caught_up[spec.name] = self.catalog.journal_position()  # before reading: later writes get replayed
         count = self.catalog.count_vectors(spec.name)
         return self._build_index(spec, choose_factory(spec, count, self.settings.max_exact_vectors))
+
+    def _catch_up(self, spec: FeatureSpec, index: VectorIndex, since: int) -> int:
+        """Replay the journal after entry `since` into `index`: every image it names loses
+        its vector and gets the catalog's current one back, if it still has one (so a
+        replay that overlaps writes already applied does no harm). Returns how many
+        images it named."""
+        until = self.catalog.journal_position()
+        ids = self.catalog.journaled_ids(spec.name, since, until)
+        if ids:
+            index.remove(np.asarray(ids, dtype=np.int64))
+            present, vectors = self.catalog.existing_vectors(spec, ids)
+            if len(present):
+                index.add(present, vectors)
+        self._caught_up[spec.name] = until
+        return len(ids)
 
     def _build_index(self, spec: FeatureSpec, factory: str) -> VectorIndex:
         """Build from the catalog's vectors, streaming them in batches."""

@@ -28,7 +28,7 @@ import os
 import re
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator
 
 import faiss
 import numpy as np
@@ -190,31 +190,35 @@ class VectorIndex:
 
     # --- persistence ------------------------------------------------------------------------
 
-    def save(self, path: Path, generation: int) -> None:
-        """Write atomically: index file, then the sidecar that vouches for it."""
+    def save(self, path: Path, generation: int, journal: int) -> None:
+        """Write atomically: index file, then the sidecar that vouches for it (the catalog
+        generation and the journal entry it reflects)."""
         tmp = path.with_suffix(".faiss.tmp")
         if self.spec.kind == "binary":
             faiss.write_index_binary(self.index, str(tmp))
         else:
             faiss.write_index(self.index, str(tmp))
         os.replace(tmp, path)
-        _write_json(_sidecar(path), self.describe(generation))
+        _write_json(_sidecar(path), self.describe(generation, journal))
 
-    def describe(self, generation: int) -> dict[str, object]:
+    def describe(self, generation: int, journal: int) -> dict[str, object]:
         return {
             "feature": self.spec.name,
             "version": self.spec.version,
             "factory": self.factory,
             "count": len(self),
             "generation": generation,
+            "journal": journal,
         }
 
     @classmethod
-    def load(cls, spec: FeatureSpec, path: Path, generation: int) -> "VectorIndex | None":
-        """The saved index if it matches the catalog's generation, else None (rebuild)."""
+    def load(cls, spec: FeatureSpec, path: Path) -> "tuple[VectorIndex, dict[str, Any]] | None":
+        """The saved index and its sidecar (which catalog state it reflects: the caller
+        decides whether it can catch up), or None when it is missing, damaged or of another
+        feature version."""
         try:
             meta = json.loads(_sidecar(path).read_text())
-            if (meta["generation"], meta["version"]) != (generation, spec.version):
+            if meta["version"] != spec.version:
                 return None
             if spec.kind == "binary":
                 index = faiss.read_index_binary(str(path))
@@ -228,7 +232,7 @@ class VectorIndex:
             return None
         if loaded.approximate:
             _set_cells(index, SEARCH_CELLS)
-        return loaded
+        return loaded, meta
 
 
 def _new_index(spec: FeatureSpec, factory: str) -> faiss.Index:
