@@ -104,16 +104,55 @@ def group_agreement(exact: list[frozenset[int]], found: list[frozenset[int]]) ->
 
 
 # ================================================================================================
+# Child task: single adds and removals
+# ================================================================================================
+
+
+def task_single_writes(db: str, photos: list[str]) -> dict[str, Any]:
+    """Add the photos to the store one at a time, then remove them one at a time (the store
+    ends as it began): what one upload or one deletion costs at this size. The index files
+    are not written for each (see `lookalike.store.embedded`); the first photo only warms up
+    the model."""
+    import numpy as np
+
+    from lookalike import Collection
+
+    add_ms, remove_ms = [], []
+    with Collection(db) as collection:
+        collection.add([photos[0]])
+        collection.remove([str(Path(photos[0]).resolve())])
+        for photo in photos[1:]:
+            started = time.perf_counter()
+            report = collection.add([photo])
+            add_ms.append((time.perf_counter() - started) * 1000)
+            if report.indexed + report.linked != 1:
+                raise RuntimeError(f"{photo} was not added: {report}")
+        for photo in photos[1:]:
+            started = time.perf_counter()
+            collection.remove([str(Path(photo).resolve())])
+            remove_ms.append((time.perf_counter() - started) * 1000)
+    return {
+        "photos": len(photos) - 1,
+        "add_ms": {"p50": round(float(np.percentile(add_ms, 50)), 1), "max": round(max(add_ms), 1)},
+        "remove_ms": {"p50": round(float(np.percentile(remove_ms, 50)), 1), "max": round(max(remove_ms), 1)},
+    }
+
+
+# ================================================================================================
 # Parent side
 # ================================================================================================
 
 
 def measure(work: Path, plan: Any, results: dict[str, Any]) -> dict[str, Any]:
     """The one-machine figures: from the speed run's results at plan.scale_size (store,
-    latency, duplicates), plus the scan-versus-exhaustive check at plan.group_recall_size."""
-    from .speed import log, store_path
+    latency, duplicates), plus single adds and removals there and the scan-versus-exhaustive
+    check at plan.group_recall_size."""
+    from .speed import log, store_path, stranger_photos
 
     size = plan.scale_size
+    log(f"single adds and removals at {size:,} images")
+    writes = run_child("bench.scale:task_single_writes", timeout=1800, db=str(store_path(work, size)),
+                       photos=[str(path) for path in stranger_photos(work / "strangers")])
     log(f"duplicate groups: the scan against every pair within reach, {plan.group_recall_size:,} images")
     recall = run_child(
         "bench.scale:task_group_recall", timeout=5400,
@@ -125,6 +164,7 @@ def measure(work: Path, plan: Any, results: dict[str, Any]) -> dict[str, Any]:
         "store": _pick(results["stores"], size),
         "latency": _pick(results["latency"], size),
         "duplicates": _pick(results["duplicates"]["lookalike"], size),
+        "single_writes": writes,
         "group_recall": recall,
     }
 
@@ -223,6 +263,17 @@ def render(results: dict[str, Any]) -> str:
             f"({stages.get('scoring', 0) / 60:.1f} min), "
             f"{duplicates['groups']:,} groups holding {duplicates['grouped_images']:,} images."
         )
+    writes = scale.get("single_writes", {})
+    if "add_ms" in writes:
+        lines.append(
+            f"- One image at a time ({writes['photos']} photos not in the store): an add p50 "
+            f"{writes['add_ms']['p50']:.0f} ms (slowest {writes['add_ms']['max']:.0f}), a removal p50 "
+            f"{writes['remove_ms']['p50']:.0f} ms (slowest {writes['remove_ms']['max']:.0f}); the index files are "
+            "written again only once 1% of an index changed since its last save, the catalog's journal of "
+            "written and deleted vectors covering the rest."
+        )
+    elif writes:
+        lines.append(f"- One image at a time: **failed** ({writes.get('error')}).")
     if "error" not in recall:
         lines.append(
             f"- The scan against every pair within reach (exact indexes, range searches) on {recall['size']:,} "

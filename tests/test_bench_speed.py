@@ -114,6 +114,9 @@ def test_scale_figures_and_the_scan_against_every_pair(quick_run: tuple[str, dic
     assert "error" not in recall, recall
     assert recall["exact_groups"] > 0 and 0.0 <= recall["pair_recall"] <= 1.0
     assert recall["found_inside_exact"] == 1.0  # the scan scores pairs exactly: it cannot invent groups
+    writes = figures["single_writes"]
+    assert "error" not in writes, writes
+    assert writes["photos"] > 5 and 0 < writes["add_ms"]["p50"] <= writes["add_ms"]["max"]
 
 
 def test_group_agreement() -> None:
@@ -146,7 +149,7 @@ def test_markdown_has_every_table_target_and_plot(quick_run: tuple[str, dict, Pa
     assert "Quick mode" in markdown
     assert "at least 5x ImageHash pHash" in markdown and "70% of the ONNX model" in markdown
     assert "recall@10" in markdown and "p50 under 50 ms" in markdown
-    assert "under 4 GB" in markdown and "under 15 minutes" in markdown
+    assert "under 4 GB" in markdown and "under 15 minutes" in markdown and "One image at a time" in markdown
     for line in markdown.splitlines():
         if line.startswith("| ") and ("**yes**" in line or "**no**" in line):
             assert line.count("|") == 4  # target rows: target | measured | met
