@@ -150,8 +150,17 @@ def test_an_index_file_older_than_the_pruned_journal_is_rebuilt(
 def test_a_file_saved_before_the_journal_existed_is_kept_when_current(
     stored: tuple[Settings, list[Path]], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Stores made by earlier versions: sidecars without a journal entry, generation current."""
+    """Stores made by earlier versions (schema 4, sidecars without a journal entry) open
+    without a rebuild, and their writes are journaled from then on."""
+    import sqlite3
+
     settings, later = stored
+    old = sqlite3.connect(settings.db, isolation_level=None)
+    for statement in ("DROP TRIGGER index_journal_vector_insert", "DROP TRIGGER index_journal_vector_delete",
+                      "DROP TABLE index_journal", "DELETE FROM sqlite_sequence",
+                      "DELETE FROM meta WHERE key LIKE 'index_journal%'", "PRAGMA user_version = 4"):
+        old.execute(statement)
+    old.close()
     for feature in FEATURES:
         path = Path(f"{settings.db}.indexes/{feature}.json")
         meta = json.loads(path.read_text())
@@ -160,8 +169,10 @@ def test_a_file_saved_before_the_journal_existed_is_kept_when_current(
     built = spy_on_builds(monkeypatch)
     with Collection(settings=settings) as reopened:
         assert built == []
+        assert reopened.store.catalog.db.execute("PRAGMA user_version").fetchone()[0] == 5
         reopened.add([later[0]])
         assert best_path(reopened, later[0]) == later[0].name
+        assert reopened.store.catalog.journal_position() > 0
 
 
 def spy_on_builds(monkeypatch: pytest.MonkeyPatch) -> list[str]:
