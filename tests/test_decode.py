@@ -912,3 +912,22 @@ def test_a_program_without_logging_or_warning_setup_prints_nothing(tmp_path, sam
     )
     assert result.returncode == 0, result.stderr
     assert (result.stdout, result.stderr) == ("", "")
+
+
+@pytest.mark.parametrize("size", [(1, 5000), (5000, 1), (3, 400)])
+def test_strips_too_thin_to_describe_are_refused_from_the_header(size):
+    """A 1 x 5,000 PNG is 106 bytes; texture once stretched it to 256 x 1,280,000 pixels (23 GB)."""
+    from lookalike.decode import MAX_ASPECT
+    from lookalike.errors import OddShape
+
+    data = encode(Image.new("RGB", size, (120, 30, 40)), "PNG")
+    with pytest.raises(OddShape) as info:
+        decode_image(data, "thin.png")
+    error = info.value
+    assert (error.width, error.height, error.max_aspect) == (*size, MAX_ASPECT)
+    assert "thin.png" in str(error) and "odd shape" in str(error)
+
+
+@pytest.mark.parametrize("size", [(1, 100), (100, 1), (1280, 20000)])
+def test_long_but_plausible_shapes_decode(size):
+    assert_rgb8(decode_image(encode(Image.new("RGB", size, (9, 9, 9)), "PNG"), "long.png"), *size)

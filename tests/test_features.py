@@ -198,3 +198,24 @@ def test_turning_an_array_turns_like_pillow() -> None:
     for transform in ORIENTATIONS.values():
         expected = pixels if transform is None else np.asarray(Image.fromarray(pixels).transpose(transform))
         assert np.array_equal(turn_array(pixels, transform), expected), transform
+
+
+@pytest.mark.parametrize("size", [(1, 100), (100, 1), (40, 4000)])
+def test_every_feature_bounds_its_work_by_the_pixels_it_was_given(size) -> None:
+    """A 1 x 100 strip passes decoding; texture once scaled its short side to 256 px
+    (256 x 25,600 pixels, ~400 MB of float64 buffers) and a 1 x 5,000 strip to 23 GB."""
+    import tracemalloc
+
+    from lookalike.features.texture import _MAX_PIXELS, grey_short_side
+
+    image = sample_image("camera").convert("RGB").resize(size)
+    assert grey_short_side(image, 256).size <= _MAX_PIXELS
+    for name in ("ahash", "dhash", "phash", "whash", "color", "lbp"):
+        tracemalloc.start()
+        try:
+            vector = get_extractor(name).extract_batch([image])
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+        assert vector.shape == (1, get_spec(name).width)
+        assert peak < 120 * 2**20, (name, size, peak)

@@ -21,7 +21,7 @@ from .query import ImageSource
 from .errors import LookalikeError, NotInCollection
 from .evaluate import EvaluationReport, evaluate_store
 from .records import Comparison, DuplicateGroup, ImageRecord, IndexReport, Match, Neighbours, StoreInfo
-from .scan import stat_file
+from .scan import FileRecord, look_at
 from .search import compare as compare_images
 from .search import search
 from .settings import Settings
@@ -70,7 +70,7 @@ class Collection:
 
     def files_below(self, roots: Sequence[str | Path], shard: tuple[int, int] | None = None) -> int:
         """How many image files `index(roots)` will look at (for a progress bar)."""
-        return len(list_files(roots, shard))
+        return sum(isinstance(file, FileRecord) for file in list_files(roots, shard))
 
     def add(
         self,
@@ -82,7 +82,7 @@ class Collection:
     ) -> IndexReport:
         """Add single files (any extension) without rebuilding anything; `labels` and
         `names` map a file's resolved path to its own label and display name."""
-        return index_files(self.store, [stat_file(f) for f in files], label=label, labels=labels, names=names)
+        return index_files(self.store, [look_at(f) for f in files], label=label, labels=labels, names=names)
 
     def get(self, image_id: int) -> ImageRecord:
         record = self.store.image(image_id)

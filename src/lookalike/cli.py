@@ -33,7 +33,14 @@ def _open(ctx: click.Context, model: Path | None = None, regions: int = 0) -> Co
     try:
         return Collection(ctx.obj["db"], Settings(model=model, store=ctx.obj["store"], features=features))
     except LookalikeError as exc:
-        raise click.ClickException(str(exc)) from None
+        raise click.ClickException(_shown(exc)) from None
+
+
+def _shown(value: Any) -> str:
+    """`value` as one line of text: control characters escaped, so a file named
+    "a\nskipping b.jpg: ..." cannot forge a line of a report."""
+    text = str(value)
+    return text if text.isprintable() else "".join(c if c.isprintable() else c.encode("unicode_escape").decode() for c in text)
 
 
 def _emit_json(data: Any) -> None:
@@ -41,7 +48,7 @@ def _emit_json(data: Any) -> None:
 
 
 def _table(rows: Sequence[Sequence[Any]], header: Sequence[str]) -> None:
-    cells = [[str(c) for c in header]] + [[str(c) for c in row] for row in rows]
+    cells = [[_shown(c) for c in header]] + [[_shown(c) for c in row] for row in rows]
     widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
     for number, row in enumerate(cells):
         click.echo("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())
@@ -56,7 +63,7 @@ class _Group(click.Group):
         try:
             return super().invoke(ctx)
         except LookalikeError as exc:
-            click.echo(f"Error: {exc}", err=True)
+            click.echo(f"Error: {_shown(exc)}", err=True)
             ctx.exit(2 if ctx.invoked_subcommand == "compare" else 1)
 
 
@@ -190,7 +197,7 @@ def search_command(ctx: click.Context, image: Path, k: int, min_score: float, re
     _table(rows, ("rank", "score", "tier", "query turned", "id", "label", "path"))
     if explain:
         for rank, match in enumerate(matches, start=1):
-            click.echo(f"\n{rank}. {match.image.path}")
+            click.echo(f"\n{rank}. {_shown(match.image.path)}")
             for line in explanation_lines(match):
                 click.echo(f"   {line}")
 
@@ -277,7 +284,7 @@ def duplicates(ctx: click.Context, min_score: float | None, as_json: bool) -> No
         click.echo(f"group {number}: {files} files, weakest link {group.weakest_link:.3f}")
         for image in group.images:
             for path in image.paths:
-                click.echo(f"  {image.id:>6}  {image.width}x{image.height}  {image.bytes:>10,} B  {path}")
+                click.echo(f"  {image.id:>6}  {image.width}x{image.height}  {image.bytes:>10,} B  {_shown(path)}")
 
 
 @main.command()
@@ -297,7 +304,7 @@ def neighbors(ctx: click.Context, k: int, as_json: bool) -> None:
             return
         for item in items:
             near = ", ".join(f"{n.image.id} ({n.score:.2f})" for n in item.neighbours)
-            click.echo(f"{item.image.id:>6} {item.image.path}: {near}")
+            click.echo(f"{item.image.id:>6} {_shown(item.image.path)}: {near}")
 
 
 def _stream_json_array(items: Iterable[Any]) -> None:
@@ -485,7 +492,7 @@ def _print_report(ctx: click.Context, report: IndexReport, as_json: bool) -> Non
                    f"{report.linked}, removed {report.removed}, skipped {len(report.skipped)} "
                    f"in {report.seconds:.1f}s")
         for path, reason in report.skipped:
-            click.echo(f"skipping {path}: {reason}", err=True)
+            click.echo(f"skipping {_shown(path)}: {_shown(reason)}", err=True)
     if report.skipped:
         ctx.exit(EXIT_PARTIAL)
 

@@ -25,10 +25,13 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 from PIL.JpegImagePlugin import JpegImageFile
 
-from .errors import CorruptImage, DecodeError, ImageTooLarge, NotAnImage
+from .errors import CorruptImage, DecodeError, ImageTooLarge, NotAnImage, OddShape
 
 DEFAULT_MAX_PIXELS = 180_000_000
 DEFAULT_MAX_BYTES = 200 * 1024 * 1024
+# The longest side may be this many times the shortest: a long scrolling screenshot
+# (1 x 50) or a banner (1 x 10) passes, a 1 x 5,000 strip (106 bytes of PNG) does not.
+MAX_ASPECT = 100
 _WHITE = (255, 255, 255)
 
 # The formats the scanner collects. Refusing Pillow's other ~35 readers keeps their
@@ -156,7 +159,8 @@ def decode_image(
 
     `min_side`: the caller needs no more than this many pixels on the short side, which
     lets JPEGs decode at 1/2, 1/4 or 1/8 scale. Raises a `DecodeError` subclass naming
-    `source` for empty, non-image, corrupt, truncated or oversized input.
+    `source` for empty, non-image, corrupt, truncated, oversized or oddly shaped input
+    (one side over `MAX_ASPECT` times the other).
     """
     if not data:
         raise NotAnImage(source, "empty file")
@@ -170,6 +174,8 @@ def decode_image(
                 raise ImageTooLarge(source, pixels, max_pixels)
             if pixels == 0:
                 raise CorruptImage(source, "image has no pixels")
+            if max(image.size) > MAX_ASPECT * min(image.size):
+                raise OddShape(source, image.width, image.height, MAX_ASPECT)
             try:
                 return _decode(image, min_side)
             except _PILLOW_ERRORS as exc:

@@ -40,6 +40,22 @@ class ImageTooLarge(DecodeError):
         )
 
 
+class OddShape(DecodeError):
+    """Width and height so far apart (a 1 x 5,000 strip) that no feature can describe the
+    picture: refused before decoding, like a bomb, because every feature would have to
+    stretch it out of all proportion."""
+
+    def __init__(self, source: str | Path, width: int, height: int, max_aspect: int) -> None:
+        self.width = width
+        self.height = height
+        self.max_aspect = max_aspect
+        super().__init__(
+            source,
+            f"odd shape: {width} x {height} pixels, one side more than {max_aspect} times the other "
+            "(not a picture lookalike can describe)",
+        )
+
+
 class StoreError(LookalikeError):
     """The store is missing, from a newer version, or would mix incompatible vectors."""
 

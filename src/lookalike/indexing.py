@@ -22,7 +22,7 @@ from .errors import DecodeError, NotInCollection
 from .features.base import in_input_mode, needed_side
 from .features.registry import get_extractor
 from .records import ImageRecord, IndexReport
-from .scan import FileRecord, label_for, scan
+from .scan import FileRecord, Unreadable, label_for, scan
 from .store import NewImage, PathLink, Store
 
 ProgressCallback = Callable[[int], None]
@@ -30,8 +30,9 @@ KEYPOINTS_STAGE = "keypoints"
 KEYPOINTS_MIN_SIDE = 360  # short side decoded for keypoint features (480-pixel working copies)
 
 
-def list_files(roots: Iterable[str | Path], shard: tuple[int, int] | None = None) -> list[FileRecord]:
-    roots = list(roots)
+def list_files(roots: Iterable[str | Path], shard: tuple[int, int] | None = None) -> list[FileRecord | Unreadable]:
+    """The files below `roots` (this shard's share), and those that cannot be looked at."""
+    roots = [Path(root).expanduser() for root in roots]
     files = scan(roots)
     return [f for f in files if in_shard(f.path, roots, shard)] if shard else list(files)
 
@@ -52,7 +53,7 @@ def in_shard(path: str, roots: Sequence[str | Path], shard: tuple[int, int]) -> 
 
 def index_files(
     store: Store,
-    files: Sequence[FileRecord],
+    files: Sequence[FileRecord | Unreadable],
     *,
     label_from: str | None = None,
     label: str | None = None,
@@ -68,7 +69,8 @@ def index_files(
     never decode a candidate. Saves the indexes at the end, also when interrupted."""
     if keypoints is None:
         keypoints = KEYPOINTS_STAGE in store.settings.rerank
-    report = IndexReport()
+    report = IndexReport(skipped=[(file.path, file.reason) for file in files if isinstance(file, Unreadable)])
+    files = [file for file in files if isinstance(file, FileRecord)]
     started = time.perf_counter()
     batch_size = store.settings.batch_size
     try:
@@ -95,6 +97,7 @@ def index_folders(
 ) -> IndexReport:
     """Index every image below `roots`; with `prune`, forget files under them that are gone;
     with `shard=(i, n)`, only this process's share (see `in_shard`)."""
+    roots = [Path(root).expanduser() for root in roots]
     files = list_files(roots, shard)
     report = index_files(store, files, label_from=label_from, on_progress=on_progress, keypoints=keypoints)
     if prune:

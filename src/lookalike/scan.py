@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,28 +20,62 @@ class FileRecord:
     mtime_ns: int
 
 
+@dataclass(frozen=True)
+class Unreadable:
+    """A file (or folder) below the roots that cannot be looked at, and why: reported with
+    the skipped files, never dropped in silence."""
+
+    path: str
+    reason: str
+
+
 def stat_file(path: str | Path) -> FileRecord:
-    resolved = Path(path).resolve()
-    info = resolved.stat()
-    return FileRecord(str(resolved), info.st_size, info.st_mtime_ns)
+    """Raises OSError (ELOOP for a symlink loop, ENOENT for a dangling link, ENAMETOOLONG)."""
+    resolved = os.path.realpath(path)  # never raises, unlike Path.resolve on a loop (3.11)
+    info = os.stat(resolved)
+    return FileRecord(resolved, info.st_size, info.st_mtime_ns)
 
 
-def scan(roots: Iterable[str | Path]) -> Iterator[FileRecord]:
+def look_at(path: str | Path) -> FileRecord | Unreadable:
+    """`stat_file`, with the reason instead of the exception when the file cannot be had."""
+    try:
+        return stat_file(path)
+    except OSError as exc:
+        return Unreadable(str(path), _reason(path, exc))
+
+
+def _reason(path: str | Path, exc: OSError) -> str:
+    if exc.errno == errno.ELOOP:
+        return "symlink loop"
+    if exc.errno == errno.ENOENT:
+        return "dangling symlink" if os.path.islink(path) else "no such file or folder"
+    if exc.errno == errno.ENAMETOOLONG:
+        return f"path too long ({len(str(path)):,} characters)"
+    return f"cannot read ({exc.strerror or exc})"
+
+
+def scan(roots: Iterable[str | Path]) -> Iterator[FileRecord | Unreadable]:
     """Every file with an image suffix below the roots (or a root that is itself a file),
-    in a stable sorted order. Hidden folders are skipped."""
+    in a stable sorted order, and an `Unreadable` for each such file (or folder) that cannot
+    be looked at. Hidden folders are skipped; symlinked folders are not followed (a link
+    back up would loop) and are reported."""
     for root in roots:
-        root = Path(root)
-        if root.is_file():
-            yield stat_file(root)
+        root = Path(root).expanduser()
+        if not root.is_dir():
+            yield look_at(root)
             continue
-        for folder, subfolders, files in os.walk(root):
-            subfolders[:] = sorted(d for d in subfolders if not d.startswith("."))
+        unlistable: list[Unreadable] = []
+        walk = os.walk(root, onerror=lambda exc: unlistable.append(Unreadable(str(exc.filename), _reason(exc.filename, exc))))
+        for folder, subfolders, files in walk:
+            yield from unlistable
+            unlistable.clear()
+            for name in sorted(d for d in subfolders if not d.startswith(".") and os.path.islink(os.path.join(folder, d))):
+                yield Unreadable(os.path.join(folder, name), "symlinked folder, not followed")
+            subfolders[:] = sorted(d for d in subfolders if not d.startswith(".") and not os.path.islink(os.path.join(folder, d)))
             for name in sorted(files):
                 if Path(name).suffix.lower() in IMAGE_SUFFIXES:
-                    try:
-                        yield stat_file(Path(folder) / name)
-                    except OSError:
-                        continue  # vanished or unreadable between listing and stat
+                    yield look_at(os.path.join(folder, name))
+        yield from unlistable
 
 
 def label_for(path: str, label_from: str | None) -> str | None:

@@ -17,10 +17,17 @@ from .registry import register_extractor
 
 _RADII = ((8, 1), (16, 2), (24, 3))
 _SIDE = 256
+# At most this many grey pixels per image (16 x 256^2, ~1 MP): a photo up to 16:1 keeps
+# its short side at 256 px, a longer strip is shrunk to fit, so the float64 work buffers
+# (~8 x 8 bytes a pixel) stay near 70 MB whatever shape the image has.
+_MAX_PIXELS = 16 * _SIDE * _SIDE
 
 
-def grey_short_side(image: Image.Image, side: int) -> np.ndarray:
-    scale = side / min(image.size)
+def grey_short_side(image: Image.Image, side: int, max_pixels: int = _MAX_PIXELS) -> np.ndarray:
+    """Grey levels with the short side scaled to `side`, unless that would make more than
+    `max_pixels`: then scaled to `max_pixels` (a 1 x 5,000 strip would otherwise become
+    256 x 1,280,000)."""
+    scale = min(side / min(image.size), (max_pixels / (image.width * image.height)) ** 0.5)
     size = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
     grey = image if image.mode == "L" else image.convert("L")
     return np.asarray(grey.resize(size, Image.Resampling.BILINEAR, reducing_gap=2.0))
