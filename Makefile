@@ -20,7 +20,7 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 
 $(VENV)/.test-installed: $(VENV)/.installed
 	$(BIN)/python -m pip install --quiet -e '.[test,train,bench]'
-	$(BIN)/python -m pip install --quiet --no-deps imagededup
+	$(BIN)/python -m pip install --quiet --no-deps 'imagededup==0.3.3.post2'
 	touch $@
 
 install: $(VENV)/.installed
@@ -53,7 +53,7 @@ test-data:
 	fi
 
 test: $(VENV)/.test-installed browser test-data
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest
 
 # The README's pictures of the web page, drawn again by the browser test.
 screenshots: $(VENV)/.test-installed browser

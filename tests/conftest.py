@@ -74,3 +74,19 @@ def embedded_settings(tmp_path: Path) -> Settings:
 def hash_collection(hash_settings: Settings) -> Collection:
     with Collection(settings=hash_settings) as collection:
         yield collection
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    """The versions this run tested, printed at the top of `make test` (and so of CI)."""
+    from importlib.metadata import PackageNotFoundError, requires, version
+
+    from packaging.requirements import Requirement
+
+    names = sorted({Requirement(line).name for line in requires("lookalike") or []}, key=str.lower)
+    found = []
+    for name in names:
+        try:
+            found.append(f"{name} {version(name)}")
+        except PackageNotFoundError:
+            found.append(f"{name} (not installed)")
+    return "dependencies: " + ", ".join(found)

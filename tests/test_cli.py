@@ -111,3 +111,23 @@ def test_index_and_search_on_milvus_lite_then_migrate(gallery: Path, tmp_path: P
     copied = invoke("migrate", "--from", store, "--to", str(tmp_path / "copy.db"))
     assert "copied 2 images" in copied
     assert json.loads(invoke("--db", str(tmp_path / "copy.db"), "info", "--json"))["images"] == 2
+
+
+def test_a_milvus_lite_store_reopens_in_the_next_process(gallery: Path, tmp_path: Path) -> None:
+    """milvus-lite 3 releases a collection when its process closes: `index` then `search`
+    in two commands failed with "Collection 'lookalike_meta' is in state 'released'"."""
+    import subprocess
+    import sys
+
+    pytest.importorskip("milvus_lite")
+    store = ["--db", str(tmp_path / "x.db"), "--store", f"milvus-lite:{tmp_path / 'milvus.db'}"]
+
+    def lookalike(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "lookalike.cli", *store, *args], capture_output=True,
+                              text=True, timeout=300)
+
+    indexed = lookalike("add", str(gallery / "moon.png"), str(gallery / "coffee.png"))
+    assert indexed.returncode == 0, indexed.stderr
+    found = lookalike("search", str(gallery / "moon.png"), "-k", "1", "--json")
+    assert found.returncode == 0, found.stderr
+    assert json.loads(found.stdout)[0]["path"].endswith("moon.png")

@@ -69,6 +69,7 @@ class MilvusStore(Store):
             self.client = MilvusClient(target)
         except Exception as exc:  # pymilvus raises many kinds; all mean "cannot reach it"
             raise StoreError(f"cannot open Milvus store {url}: {exc}") from None
+        self._load_existing_collections()
         self._ensure_side_collections()
         self._open_features(settings)
 
@@ -89,6 +90,13 @@ class MilvusStore(Store):
     @property
     def _meta(self) -> str:
         return f"{self.name}_meta"
+
+    def _load_existing_collections(self) -> None:
+        """Collections that an earlier process made may be "released" (Milvus Lite 3 releases
+        them when a process closes; a Milvus server after `release`): load them before reads."""
+        for collection in (self._meta, self._paths, self._images):
+            if self.client.has_collection(collection):
+                self.client.load_collection(collection)
 
     def _ensure_side_collections(self) -> None:
         from pymilvus import DataType
