@@ -181,7 +181,7 @@ def main() -> None:
     from .data import prepare
 
     prepare(args.data, quick=args.quick)  # idempotent: reuses what is already there
-    from lookalike import verify
+    from lookalike.rerank import keypoints as verify
     from lookalike.features.regions import region_features
     from lookalike.rerank.keypoints import precompute
     from lookalike.settings import DEFAULT_FEATURES, Settings

@@ -1,4 +1,4 @@
-"""Keypoint verification (`lookalike.verify`) and the `keypoints` re-ranking stage, on real
+"""Keypoint verification (`lookalike.rerank.keypoints`) and the `keypoints` re-ranking stage, on real
 photos: heavy crops and pastes of the demo gallery, real second views from OpenCV's sample
 data (Debian/Ubuntu package opencv-doc), unrelated photos, determinism."""
 
@@ -16,7 +16,7 @@ from PIL import Image
 pytest.importorskip("cv2", reason="keypoint verification needs opencv-python-headless")
 
 from lookalike import Collection, Settings  # noqa: E402
-from lookalike import verify as V  # noqa: E402
+from lookalike.rerank import keypoints as V  # noqa: E402
 from lookalike.demo import sample_image  # noqa: E402
 from lookalike.edits import crop  # noqa: E402
 from lookalike.features.regions import WINDOWS  # noqa: E402

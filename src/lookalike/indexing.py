@@ -14,7 +14,6 @@ import zlib
 from pathlib import Path
 from typing import Callable, Iterable, Mapping, Sequence
 
-import numpy as np
 from PIL import Image
 
 from .decode import decode_image, read_bytes
@@ -22,12 +21,11 @@ from .errors import DecodeError, NotInCollection
 from .features.base import in_input_mode, needed_side
 from .features.registry import get_extractor
 from .records import ImageRecord, IndexReport
+from .rerank import KEYPOINTS_STAGE, Reranker, get_rerankers, reranker_names
 from .scan import FileRecord, Unreadable, label_for, scan
 from .store import NewImage, PathLink, Store
 
 ProgressCallback = Callable[[int], None]
-KEYPOINTS_STAGE = "keypoints"
-KEYPOINTS_MIN_SIDE = 360  # short side decoded for keypoint features (480-pixel working copies)
 
 
 def list_files(roots: Iterable[str | Path], shard: tuple[int, int] | None = None) -> list[FileRecord | Unreadable]:
@@ -67,8 +65,7 @@ def index_files(
     else the file name. `keypoints` (default: when `Settings.rerank` has the keypoints
     stage): describe new images' local features into the keypoint cache now, so searches
     never decode a candidate. Saves the indexes at the end, also when interrupted."""
-    if keypoints is None:
-        keypoints = KEYPOINTS_STAGE in store.settings.rerank
+    stages = _describing_stages(store, keypoints)
     report = IndexReport(skipped=[(file.path, file.reason) for file in files if isinstance(file, Unreadable)])
     files = [file for file in files if isinstance(file, FileRecord)]
     started = time.perf_counter()
@@ -77,7 +74,7 @@ def index_files(
         with store.writing():
             for start in range(0, len(files), batch_size):
                 batch = files[start : start + batch_size]
-                _index_batch(store, batch, _labeller(label_from, label, labels or {}), names or {}, report, keypoints)
+                _index_batch(store, batch, _labeller(label_from, label, labels or {}), names or {}, report, stages)
                 if on_progress:
                     on_progress(len(batch))
     finally:
@@ -117,7 +114,7 @@ def prune_missing(store: Store, roots: Sequence[str | Path]) -> int:
     with store.writing():
         ids = [state[0] for state in map(store.path_state, gone) if state is not None]
         before = store.images(ids)
-        forget_local_features(before, store.remove_paths(gone))
+        forget_removed(before, store.remove_paths(gone))
     return len(gone)
 
 
@@ -140,19 +137,27 @@ def remove(store: Store, keys: Sequence[str | int]) -> list[int]:
         path_ids = [state[0] for state in map(store.path_state, paths) if state is not None]
         before = store.images(ids + path_ids)
         removed = store.remove_images(ids) + store.remove_paths(paths)
-        forget_local_features(before, removed)
+        forget_removed(before, removed)
         return removed
 
 
-def forget_local_features(records: Mapping[int, ImageRecord], removed: Sequence[int]) -> None:
-    """Delete the keypoint cache files of images that left the collection."""
-    if not removed:
-        return
-    from .verify import CACHE
+def forget_removed(records: Mapping[int, ImageRecord], removed: Sequence[int]) -> None:
+    """Tell every re-ranking stage which images left the collection (the keypoint stage
+    deletes their cache files, which may exist whatever the settings say now)."""
+    gone = [records[image_id] for image_id in removed if image_id in records]
+    if gone:
+        for stage in get_rerankers(reranker_names()):
+            stage.on_remove(gone)
 
-    for image_id in removed:
-        if image_id in records:
-            CACHE.discard(records[image_id].sha256)
+
+def _describing_stages(store: Store, keypoints: bool | None) -> list[Reranker]:
+    """The re-ranking stages told about new images (`Reranker.on_index`): the store's own
+    (`Settings.rerank`), with the keypoint stage added (`keypoints=True`) or left out
+    (`keypoints=False`)."""
+    names = [name for name in store.settings.rerank if not (keypoints is False and name == KEYPOINTS_STAGE)]
+    if keypoints and KEYPOINTS_STAGE not in names:
+        names.append(KEYPOINTS_STAGE)
+    return get_rerankers(names)
 
 
 def _labeller(
@@ -172,13 +177,12 @@ def _index_batch(
     label_of: Callable[[str], str | None],
     names: Mapping[str, str],
     report: IndexReport,
-    keypoints: bool = False,
+    stages: Sequence[Reranker] = (),
 ) -> None:
     pending: dict[str, NewImage] = {}
     images = []
     side = needed_side(store.specs)
-    if keypoints:
-        side = max(side, KEYPOINTS_MIN_SIDE)
+    side = max([side, *(stage.query_min_side for stage in stages)])
     links: list[PathLink] = []  # files whose content is stored already, or pending in this batch
     for file in batch:
         state = store.path_state(file.path)
@@ -205,10 +209,8 @@ def _index_batch(
     dropped_records = store.images([state[0] for state in map(store.path_state, (f.path for f in batch))
                                     if state is not None])
     _, dropped = store.add_batch(new, vectors, links)
-    forget_local_features(dropped_records, dropped)
-    if keypoints:
-        from .rerank.keypoints import describe
-
-        describe([(image.sha256, picture, (image.width, image.height)) for image, picture in zip(new, images)])
+    forget_removed(dropped_records, dropped)
+    for stage in stages:
+        stage.on_index([(image.sha256, picture, (image.width, image.height)) for image, picture in zip(new, images)])
     report.indexed += len(pending)
     report.linked += len(links)

@@ -13,8 +13,7 @@ a turned orientation (its fused score there lacks the CNN's evidence).
 
 from __future__ import annotations
 
-from dataclasses import replace
-from typing import TYPE_CHECKING, Sequence
+from typing import Sequence
 
 import numpy as np
 
@@ -24,14 +23,11 @@ from .query_parts import part_candidates, part_specs, part_vectors, with_part_ev
 from .features.registry import get_extractor
 from .features.regions import WINDOWS, describe_region
 from .records import Comparison, Match, Verdict
-from .rerank import get_rerankers
+from .rerank import KEYPOINTS_STAGE, get_rerankers
 from .scoring import fuse, hash_evidence, is_visually_identical, tier_of
 from .settings import Settings
 from .store import Store
 from .threads import single_threaded_blas
-
-if TYPE_CHECKING:
-    from .verify import Verification
 
 MIN_CANDIDATES = 32
 
@@ -155,12 +151,12 @@ def compare(
 ) -> Comparison:
     """Score two images against each other (the first in all orientations) with a verdict.
 
-    With `keypoints` (and OpenCV), local features verify the pair as in the `keypoints`
-    re-ranking stage: a verified copy (crop, paste, rescale) is "same" with its score
-    raised into the near-duplicate band; another photograph of the same thing gets tier
-    and verdict "same-object"; `explanation["keypoints"]` says why. A learned feature
-    with a probability head adds `probability` (P(same) from its similarity)."""
-    side = max(needed_side(specs), VERIFY_MIN_SIDE if keypoints else 0)
+    With `keypoints` (and OpenCV), the keypoint stage re-judges the pair
+    (`Reranker.compare`: a verified copy is "same", another photograph of the same thing
+    "same-object"). A learned feature with a probability head adds `probability` (P(same)
+    from its similarity)."""
+    stages = get_rerankers([KEYPOINTS_STAGE]) if keypoints and _has_opencv() else []
+    side = max([needed_side(specs), *(stage.query_min_side for stage in stages)])
     first_image, second_image = load_query(first, settings, side), load_query(second, settings, side)
     query = query_features(first_image, specs)
     other = query_features(second_image, specs, all_orientations=False)
@@ -180,29 +176,9 @@ def compare(
     verdict: Verdict = "same" if score >= threshold or tier == "exact" else "different"
     result = Comparison(score, verdict, tier, threshold, query.orientations[row], evidence,
                         probability=_probability(specs, evidence))
-    if keypoints and tier != "exact" and _has_opencv():
-        from .rerank.keypoints import verify_pair
-
-        found = verify_pair(first_image.image, second_image.image, result.orientation,
-                            settings.min_near_duplicate_score, score)
-        result = _with_keypoints(result, found)
+    for stage in stages:
+        result = stage.compare(first_image.image, second_image.image, result, settings)
     return result
-
-
-VERIFY_MIN_SIDE = 360  # short side compare decodes with when it verifies keypoints
-
-
-def _with_keypoints(result: Comparison, found: "Verification") -> Comparison:
-    """The comparison re-scored by keypoint evidence (bands as in `lookalike.rerank.keypoints`)."""
-    from .rerank.keypoints import MAX_PAIRS_SHOWN, verified_score
-
-    explanation = {"keypoints": found.to_dict(max_pairs=MAX_PAIRS_SHOWN)}
-    kind = found.kind
-    if kind is None:
-        return replace(result, explanation=explanation)
-    score = verified_score(result.score, kind, found.strength)
-    verdict: Verdict = "same" if kind == "near-duplicate" else "same-object"
-    return replace(result, score=score, verdict=verdict, tier=kind, explanation=explanation)
 
 
 def _probability(specs: Sequence[FeatureSpec], evidence: dict[str, float]) -> float | None:

@@ -13,22 +13,41 @@ from typing import TYPE_CHECKING, Callable, Sequence
 from ..errors import LookalikeError
 
 if TYPE_CHECKING:
+    from PIL import Image
+
     from ..query import QueryImage
-    from ..records import Match
+    from ..records import Comparison, ImageRecord, Match
+    from ..settings import Settings
     from ..store import Store
 
 
+KEYPOINTS_STAGE = "keypoints"  # the stage that verifies crops and other views (rerank/keypoints/)
+
+
 class Reranker(ABC):
-    """`query_min_side`: the short side a stage needs the query decoded with (search decodes
-    it with the largest of the features' and the stages' needs; JPEG draft decoding may
-    otherwise hand over a much smaller picture). `prepare` runs before the first stage
-    and may warm caches; by default it does nothing."""
+    """`query_min_side`: the short side a stage needs an image decoded with, the query at
+    search time and new images at indexing when the stage describes them (`on_index`):
+    decoding keeps the largest of the features' and the stages' needs, since JPEG draft
+    decoding may otherwise hand over a much smaller picture. The hooks (`prepare`,
+    `on_index`, `on_remove`, `compare`) do nothing unless a stage needs them."""
 
     name: str
     query_min_side: int = 0
 
     def prepare(self, store: "Store", query: "QueryImage") -> None:
         """Called once per search with the decoded query, before any stage re-ranks."""
+
+    def on_index(self, images: Sequence[tuple[str, "Image.Image", tuple[int, int]]]) -> None:
+        """New images were stored, as (content hash, decoded image, original (width, height)):
+        describe them now if the stage keeps something per image."""
+
+    def on_remove(self, records: Sequence["ImageRecord"]) -> None:
+        """These images left the collection: forget what the stage kept for them."""
+
+    def compare(self, first: "Image.Image", second: "Image.Image", result: "Comparison",
+                settings: "Settings") -> "Comparison":
+        """`compare`'s result for two decoded images, re-judged with this stage's evidence."""
+        return result
 
     def wants_parts(self, matches: list["Match"]) -> bool:
         """Whether this stage, given the first stage's matches, wants candidates proposed by

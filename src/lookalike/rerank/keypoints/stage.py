@@ -5,7 +5,7 @@ The first stage's best `TOP_N` candidates (and any further ones scoring at least
 at most `MAX_VERIFIED` in all), plus the `PART_CANDIDATES` that a window of the query
 resembles most (a picture pasted into the query: `lookalike.query_parts`, asked for unless
 the first stage is sure), are decoded from their files and matched against the query
-with `lookalike.verify` (SIFT, ratio test, mutual check, RANSAC homography). A verified
+with `geometry.verify` (SIFT, ratio test, mutual check, RANSAC homography). A verified
 candidate is re-scored and re-labelled:
 
 - near-duplicate (the same picture: a crop, a paste, a rescaled or turned copy):
@@ -13,7 +13,7 @@ candidate is re-scored and re-labelled:
 - same-object (another photograph of the same thing): score = 0.72 + 0.16 x strength (the
   first-stage score is set aside: it cannot rank views of one object, see `verified_score`)
 
-where strength in [0, 1] grows with the inliers and the area they cover (`verify.strength`).
+where strength in [0, 1] grows with the inliers and the area they cover (`decision.strength`).
 An exact match keeps its tier and score; an unverified candidate keeps its first-stage
 score and tier. Every verified-or-not candidate gets the facts as evidence numbers
 (`keypoint_inliers`, `keypoint_coverage` = share of the stored image covered,
@@ -32,7 +32,7 @@ tell from a copy (parallax: no single map fits), and a stage whose tiers changed
 `--explain` would show one answer and give another.
 `bench/crops.py` measures the stage.
 
-Candidate features are cached by content hash (`verify.CACHE`: in memory, and as files
+Candidate features are cached by content hash (`cache.CACHE`: in memory, and as files
 under `$LOOKALIKE_CACHE_DIR/keypoints`), so a candidate seen before, by this process or
 another, is neither decoded nor described again; `precompute` fills the cache ahead of
 queries, and indexing does it for new images with `index --keypoints` (or this stage in
@@ -49,19 +49,22 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Callable, Sequence, cast
 
-from ..decode import decode_image, read_bytes
-from ..errors import DecodeError
-from ..query_parts import PART_EVIDENCE
-from . import Reranker, register_reranker
+from ...decode import decode_image, read_bytes
+from ...errors import DecodeError
+from ...query_parts import PART_EVIDENCE
+from .. import KEYPOINTS_STAGE, Reranker, register_reranker
+from .cache import CACHE, FeatureCache
+from .decision import NEAR_DUPLICATE_MIN_INLIERS, Verification
+from .features import DECODE_MIN_SIDE, WORK_SIDE, LocalFeatures, default_method, extract_features, feature_key
+from .geometry import verify
 
 if TYPE_CHECKING:
     from PIL import Image
 
-    from ..query import QueryImage
-    from ..records import ImageRecord, Match
-    from ..settings import Settings
-    from ..store import Store
-    from ..verify import FeatureCache, LocalFeatures, Verification
+    from ...query import QueryImage
+    from ...records import Comparison, ImageRecord, Match
+    from ...settings import Settings
+    from ...store import Store
 
 TOP_N = 10
 FLOOR = 0.6
@@ -82,12 +85,10 @@ EVIDENCE_QUERY_COVERAGE = "keypoint_query_coverage"
 EVIDENCE_REGION = ("keypoint_region_left", "keypoint_region_top", "keypoint_region_right", "keypoint_region_bottom")
 
 
-@register_reranker("keypoints")
+@register_reranker(KEYPOINTS_STAGE)
 class KeypointReranker(Reranker):
-    name = "keypoints"
-    # The short side the query should be decoded with (JPEG draft mode may otherwise hand
-    # over a 1/8-size picture of a large photo): enough for a WORK_SIDE-long working copy.
-    query_min_side = 360
+    name = KEYPOINTS_STAGE
+    query_min_side = DECODE_MIN_SIDE
 
     def __init__(
         self,
@@ -95,12 +96,11 @@ class KeypointReranker(Reranker):
         floor: float = FLOOR,
         max_verified: int = MAX_VERIFIED,
         method: str | None = None,
-        cache: "FeatureCache | None" = None,
+        cache: FeatureCache | None = None,
         workers: int = WORKERS,
         confident: float | None = CONFIDENT,
         part_candidates: int = PART_CANDIDATES,
     ) -> None:
-        from .. import verify
 
         self.confident = confident
         self.part_candidates = part_candidates
@@ -108,13 +108,12 @@ class KeypointReranker(Reranker):
         self.floor = floor
         self.max_verified = max_verified
         self._method = method
-        self.cache = cache if cache is not None else verify.CACHE
+        self.cache = cache if cache is not None else CACHE
         self.workers = workers
-        self.verifications: dict[int, "Verification"] = {}  # image id -> evidence, for this search
+        self.verifications: dict[int, Verification] = {}  # image id -> evidence, for this search
 
     @property
     def method(self) -> str:
-        from ..verify import default_method
 
         return self._method or default_method()
 
@@ -127,7 +126,6 @@ class KeypointReranker(Reranker):
         return self.confident is not None and bool(matches) and matches[0].score >= self.confident
 
     def rerank(self, store: "Store", query: "QueryImage", matches: list["Match"]) -> list["Match"]:
-        from ..verify import verify
 
         usual = self._usual(matches)
         if self._sure(matches):
@@ -139,16 +137,16 @@ class KeypointReranker(Reranker):
         chosen = usual + by_part
         if not chosen:
             return matches
-        query_features: dict[bool, "LocalFeatures"] = {}
+        query_features: dict[bool, LocalFeatures] = {}
         lock = threading.Lock()
 
-        def query_side(flip: bool) -> "LocalFeatures":
+        def query_side(flip: bool) -> LocalFeatures:
             with lock:
                 if flip not in query_features:
                     query_features[flip] = self._query_features(query, flip)
                 return query_features[flip]
 
-        def check(index: int) -> "Verification | None":
+        def check(index: int) -> Verification | None:
             match = matches[index]
             candidate = self._candidate_features(match.image, store.settings)
             if candidate is None:
@@ -175,6 +173,29 @@ class KeypointReranker(Reranker):
         order = sorted(range(len(rescored)), key=lambda i: -rescored[i].score)  # stable: ties keep their order
         return [rescored[i] for i in order]
 
+    def on_index(self, images: Sequence[tuple[str, "Image.Image", tuple[int, int]]]) -> None:
+        describe(images, method=self._method, workers=self.workers, cache=self.cache)
+
+    def on_remove(self, records: Sequence["ImageRecord"]) -> None:
+        for record in records:
+            self.cache.discard(record.sha256)
+
+    def compare(self, first: "Image.Image", second: "Image.Image", result: "Comparison",
+                settings: "Settings") -> "Comparison":
+        """A verified copy (crop, paste, rescale) becomes "same" with its score raised into
+        the near-duplicate band; another photograph of the same thing gets tier and verdict
+        "same-object"; `explanation["keypoints"]` says why. Exact pairs stay as they are."""
+        if result.tier == "exact":
+            return result
+        found = verify_pair(first, second, result.orientation, settings.min_near_duplicate_score, result.score,
+                            method=self._method)
+        explanation = {"keypoints": found.to_dict(max_pairs=MAX_PAIRS_SHOWN)}
+        if found.kind is None:
+            return replace(result, explanation=explanation)
+        verdict = "same" if found.kind == "near-duplicate" else "same-object"
+        return replace(result, score=verified_score(result.score, found.kind, found.strength), verdict=verdict,
+                       tier=found.kind, explanation=explanation)
+
     def _usual(self, matches: list["Match"]) -> list[int]:
         """The best `top_n` (and any further ones scoring `floor` or more, `max_verified` in all)."""
         chosen = []
@@ -197,16 +218,14 @@ class KeypointReranker(Reranker):
         with ThreadPoolExecutor(max_workers=min(self.workers, len(jobs)), thread_name_prefix="lookalike-keypoints") as pool:
             return list(pool.map(lambda job: job(), jobs))
 
-    def _query_features(self, query: "QueryImage", mirrored: bool) -> "LocalFeatures":
-        from ..verify import extract_features
+    def _query_features(self, query: "QueryImage", mirrored: bool) -> LocalFeatures:
 
         key = f"query/{self.method}/{query.sha256}/{'mirrored' if mirrored else 'original'}"
         return self.cache.get_or_compute(key, lambda: extract_features(query.image, mirrored=mirrored, method=self.method))
 
-    def _candidate_features(self, record: "ImageRecord", settings: "Settings") -> "LocalFeatures | None":
+    def _candidate_features(self, record: "ImageRecord", settings: "Settings") -> LocalFeatures | None:
         """The stored image's features: from the cache, else from the first of its files that
         still holds the indexed content."""
-        from ..verify import WORK_SIDE, extract_features, feature_key
 
         key = feature_key(record.sha256, self.method)
         cached = self.cache.get(key, persistent=True)
@@ -227,11 +246,10 @@ class KeypointReranker(Reranker):
 
 
 def verify_pair(first: "Image.Image", second: "Image.Image", orientation: str, copy_score: float,
-                score: float, method: str | None = None) -> "Verification":
+                score: float, method: str | None = None) -> Verification:
     """Keypoint evidence for `compare`: the first image (found by the global features in
     `orientation`, with fused `score`) against the second, trying the first's other mirror
     image when the search stage would (see `_worth_the_other_mirror`)."""
-    from ..verify import NEAR_DUPLICATE_MIN_INLIERS, default_method, extract_features, verify
 
     method = method or default_method()
     target = extract_features(second, method=method)
@@ -245,12 +263,11 @@ def verify_pair(first: "Image.Image", second: "Image.Image", orientation: str, c
     return evidence
 
 
-def _worth_the_other_mirror(match: "Match", flipped: bool, evidence: "Verification", copy_score: float) -> bool:
+def _worth_the_other_mirror(match: "Match", flipped: bool, evidence: Verification, copy_score: float) -> bool:
     """Verify with the query's other mirror image too when the points found say the other
     one (symmetric detail matching its own mirror image: the map reflects although the
     descriptors did not, or the other way round) or when nothing was found although the
     first stage calls the candidate a copy."""
-    from ..verify import NEAR_DUPLICATE_MIN_INLIERS
 
     if evidence.inliers >= NEAR_DUPLICATE_MIN_INLIERS and evidence.mirrored != flipped:
         return True
@@ -260,7 +277,7 @@ def _worth_the_other_mirror(match: "Match", flipped: bool, evidence: "Verificati
 _KIND_RANK = {"near-duplicate": 2, "same-object": 1, None: 0}
 
 
-def _better(first: "Verification", second: "Verification") -> bool:
+def _better(first: Verification, second: Verification) -> bool:
     return (_KIND_RANK[first.kind], first.inliers) > (_KIND_RANK[second.kind], second.inliers)
 
 
@@ -272,7 +289,7 @@ def _min_side(record: "ImageRecord", long_side: int) -> int:
     return max(1, math.ceil(long_side * min(width, height) / max(width, height)))
 
 
-def rescore(match: "Match", evidence: "Verification") -> "Match":
+def rescore(match: "Match", evidence: Verification) -> "Match":
     """The match with the verification's score, tier and evidence (see the module docstring)."""
     numbers = {
         **match.evidence,
@@ -327,18 +344,16 @@ def explain(match: "Match") -> str | None:
 
 
 def describe(images: Sequence[tuple[str, "Image.Image", tuple[int, int]]], *, method: str | None = None,
-             workers: int = WORKERS) -> None:
+             workers: int = WORKERS, cache: FeatureCache = CACHE) -> None:
     """Put freshly decoded images' features into the keypoint cache (files included), as
     (content hash, image, original (width, height)); used by indexing."""
-    from ..verify import CACHE, extract_features, feature_key
-
     if not images:
         return
 
     def one(sha256: str, image: "Image.Image", size: tuple[int, int]) -> None:
         key = feature_key(sha256, method)
-        if CACHE.get(key, persistent=True) is None:
-            CACHE.put(key, extract_features(image, size=size, method=method), persistent=True)
+        if cache.get(key, persistent=True) is None:
+            cache.put(key, extract_features(image, size=size, method=method), persistent=True)
 
     stage = KeypointReranker(workers=workers)
     stage._run([(lambda item=item: one(*item)) for item in images])
@@ -355,7 +370,6 @@ def precompute(
     """Describe every stored image (or `ids`) into the keypoint cache ahead of queries, so
     that `--rerank keypoints` never decodes a candidate at query time. Returns how many
     images have features (cached before or now)."""
-    from ..verify import CACHE
 
     # the shared cache's files, with a small memory of its own: a big collection streams through
     stage = KeypointReranker(method=method, workers=workers, cache=CACHE.sibling(16 * 1024 * 1024))
