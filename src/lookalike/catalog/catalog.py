@@ -2,7 +2,9 @@
 
 SQLite is the source of truth; the FAISS indexes in `lookalike.vectors` are derived from
 it and rebuilt when their recorded generation differs from the catalog's. Every change
-runs in one transaction, so a crash leaves either all or nothing of a batch.
+runs in one transaction, so a crash leaves either all or nothing of a batch. Image ids
+are never reused, not even the highest one after it was removed (`AUTOINCREMENT`,
+`migrations.m006_image_ids_never_reused`).
 """
 
 from __future__ import annotations
@@ -155,7 +157,7 @@ class Catalog:
     def insert_image(
         self, sha256: str, size: int, width: int, height: int, fmt: str, label: str | None, name: str | None = None
     ) -> int:
-        """Call inside `transaction()`."""
+        """Call inside `transaction()`. The id is new: higher than any image ever stored."""
         added_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
         cursor = self.db.execute(
             "INSERT INTO images (sha256, bytes, width, height, format, label, added_at, name) "
