@@ -1,0 +1,155 @@
+"""What a store promises about its own data: image ids are never handed out twice (the
+embedded catalog and Milvus), and an index file damaged on disk (bit rot, a folder replaced
+by a file) is noticed on open. Real SQLite files, real FAISS files, Milvus Lite."""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from lookalike import Collection, Settings
+from lookalike.catalog import migrations
+from lookalike.errors import NotInCollection
+from lookalike.store import embedded
+from tests.conftest import store_url
+from tests.test_index_journal import spy_on_builds
+
+FEATURES = ("phash", "dhash", "color")
+
+
+@pytest.fixture
+def photos(tmp_path: Path, gallery: Path) -> Path:
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for name in ("coffee", "moon", "horse", "coins"):
+        shutil.copy2(gallery / f"{name}.png", folder / f"{name}.png")
+    return folder
+
+
+def id_of(collection: Collection, path: Path) -> int:
+    return collection.store.path_state(str(path.resolve()))[0]
+
+
+def catalog_rows(db: Path) -> dict[str, list[tuple]]:
+    """Every image, path and vector row of a catalog, read with plain sqlite3."""
+    with sqlite3.connect(db) as connection:
+        return {
+            "images": connection.execute("SELECT * FROM images ORDER BY id").fetchall(),
+            "paths": connection.execute("SELECT path, image_id FROM paths ORDER BY path").fetchall(),
+            "vectors": connection.execute("SELECT feature, image_id, data FROM vectors ORDER BY 1, 2").fetchall(),
+        }
+
+
+# --- ids are never reused -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("backend", ["embedded", "milvus-lite"])
+def test_a_removed_id_is_never_given_to_another_image(backend: str, tmp_path: Path, photos: Path, gallery: Path) -> None:
+    settings = Settings(db=tmp_path / "ids.db", store=store_url(backend, tmp_path), features=FEATURES)
+    with Collection(settings=settings) as collection:
+        collection.index([photos])
+        ids = {path.stem: id_of(collection, path) for path in photos.iterdir()}
+        top = max(ids, key=ids.get)
+        assert collection.remove([ids[top]]) == [ids[top]]
+        (photos / f"{top}.png").unlink()
+        collection.add([gallery / "rocket.png"])  # another picture
+        collection.add([gallery / f"{top}.png"])  # the removed picture again
+        again = {name: id_of(collection, gallery / f"{name}.png") for name in ("rocket", top)}
+        assert ids[top] not in again.values()
+        with pytest.raises(NotInCollection):
+            collection.get(ids[top])
+    with Collection(settings=settings) as reopened:
+        assert {name: id_of(reopened, gallery / f"{name}.png") for name in again} == again
+        assert reopened.get(again[top]).sha256 == hashlib.sha256((gallery / f"{top}.png").read_bytes()).hexdigest()
+
+
+def test_embedded_ids_grow_past_a_removed_highest_id_also_after_reopening(
+    embedded_settings: Settings, photos: Path, gallery: Path
+) -> None:
+    with Collection(settings=embedded_settings) as collection:
+        collection.index([photos])
+        highest = max(collection.store.image_ids())
+        collection.remove([highest])
+        collection.add([gallery / "rocket.png"])
+        rocket = id_of(collection, gallery / "rocket.png")
+        assert rocket > highest
+        collection.remove([rocket])
+    with Collection(settings=embedded_settings) as reopened:
+        reopened.add([gallery / "astronaut.png"])
+        assert id_of(reopened, gallery / "astronaut.png") > rocket
+
+
+def test_a_store_of_the_previous_schema_upgrades_keeping_its_ids_and_its_deleted_ids(
+    tmp_path: Path, photos: Path, gallery: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A store written by schema 5 (no AUTOINCREMENT) whose highest image was removed: the
+    upgrade keeps every row and id, rebuilds no index, and the journal's record of the
+    removed id keeps it from coming back."""
+    settings = Settings(db=tmp_path / "old.db", features=FEATURES)
+    monkeypatch.setattr(migrations, "MIGRATIONS", migrations.MIGRATIONS[:5])  # this code before m006
+    monkeypatch.setattr(embedded, "UNSAVED_SHARE", 0.5)  # the removal stays in the journal
+    with Collection(settings=settings) as old:
+        old.index([photos])
+        highest = max(old.store.image_ids())
+        old.remove([highest])
+        assert old.store.catalog.db.execute("PRAGMA user_version").fetchone()[0] == 5
+    before = catalog_rows(settings.db)
+    monkeypatch.undo()
+    monkeypatch.setattr(embedded, "UNSAVED_SHARE", 0.5)
+    built = spy_on_builds(monkeypatch)
+    with Collection(settings=settings) as upgraded:
+        db = upgraded.store.catalog.db
+        assert db.execute("PRAGMA user_version").fetchone()[0] == len(migrations.MIGRATIONS)
+        assert built == []  # nothing re-embedded, no index rebuilt
+        assert catalog_rows(settings.db) == before
+        assert db.execute("PRAGMA foreign_key_check").fetchall() == []
+        assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        upgraded.add([gallery / "rocket.png"])
+        rocket = id_of(upgraded, gallery / "rocket.png")
+        assert rocket > highest
+        assert Path(upgraded.search(gallery / "rocket.png", k=1)[0].image.path).name == "rocket.png"
+        # the rebuilt table still cascades to paths and vectors, and the journal still sees it
+        position = upgraded.store.catalog.journal_position()
+        upgraded.remove([rocket])
+        assert upgraded.store.catalog.journal_position() > position
+        assert db.execute("SELECT COUNT(*) FROM vectors WHERE image_id = ?", (rocket,)).fetchone()[0] == 0
+        assert db.execute("SELECT COUNT(*) FROM paths WHERE image_id = ?", (rocket,)).fetchone()[0] == 0
+
+
+def test_milvus_re_adding_a_removed_picture_gives_one_new_id_that_every_writer_agrees_on(
+    tmp_path: Path, photos: Path, gallery: Path
+) -> None:
+    """Ids stay derived from the content (so sharded writers agree without talking): a
+    removed picture's id is retired, and the picture comes back under the id of its next
+    generation, the same for every writer, however often it is added."""
+    from lookalike.store.milvus import sha256_id
+
+    settings = Settings(db=tmp_path / "m.db", store=store_url("milvus-lite", tmp_path), features=FEATURES)
+    coffee = photos / "coffee.png"
+    sha256 = hashlib.sha256(coffee.read_bytes()).hexdigest()
+    with Collection(settings=settings) as collection:
+        collection.index([photos])
+        first = id_of(collection, coffee)
+        assert first == sha256_id(sha256)  # fresh content keeps its content id
+        collection.remove([first])
+        collection.add([coffee])
+        second = id_of(collection, coffee)
+        assert second != first
+        assert collection.store.image_id_for_sha256(sha256) == second
+    copy = tmp_path / "elsewhere" / "coffee-copy.png"
+    copy.parent.mkdir()
+    shutil.copyfile(coffee, copy)
+    with Collection(settings=settings) as other_writer:
+        report = other_writer.add([copy])
+        assert (report.indexed, report.linked) == (0, 1)
+        assert id_of(other_writer, copy) == second
+        assert other_writer.info().images == 4
+        other_writer.remove([second])
+        other_writer.add([coffee])
+        third = id_of(other_writer, coffee)
+        assert third not in (first, second)
+        assert other_writer.search(coffee, k=1)[0].image.id == third
