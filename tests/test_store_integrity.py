@@ -5,20 +5,26 @@ by a file) is noticed on open. Real SQLite files, real FAISS files, Milvus Lite.
 from __future__ import annotations
 
 import hashlib
+import json
+import logging
 import shutil
 import sqlite3
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
 from lookalike import Collection, Settings
 from lookalike.catalog import migrations
-from lookalike.errors import NotInCollection
+from lookalike.cli import main
+from lookalike import errors
+from lookalike.errors import NotInCollection, StoreError
 from lookalike.store import embedded
 from tests.conftest import store_url
 from tests.test_index_journal import spy_on_builds
 
 FEATURES = ("phash", "dhash", "color")
+QUERIES = ("coffee", "moon", "rocket", "horse")
 
 
 @pytest.fixture
@@ -153,3 +159,98 @@ def test_milvus_re_adding_a_removed_picture_gives_one_new_id_that_every_writer_a
         third = id_of(other_writer, coffee)
         assert third not in (first, second)
         assert other_writer.search(coffee, k=1)[0].image.id == third
+
+
+# --- damaged index files ----------------------------------------------------------------------
+
+
+def results(collection: Collection, gallery: Path) -> list[list[tuple[int, float]]]:
+    return [[(m.image.id, round(m.score, 6)) for m in collection.search(gallery / f"{name}.png", k=5)]
+            for name in QUERIES]
+
+
+def damage_the_middle(path: Path) -> None:
+    """Bit rot: bytes overwritten mid-file, the length kept."""
+    data = bytearray(path.read_bytes())
+    middle = len(data) // 2
+    data[middle - 32 : middle + 32] = b"\xff" * 64
+    path.write_bytes(bytes(data))
+
+
+@pytest.fixture
+def indexed(tmp_path: Path, gallery: Path) -> Settings:
+    settings = Settings(db=tmp_path / "rot.db", features=FEATURES)
+    with Collection(settings=settings) as collection:
+        collection.index([gallery])
+    return settings
+
+
+def test_an_index_file_damaged_in_the_middle_is_rebuilt_with_a_warning(
+    indexed: Settings, gallery: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    with Collection(settings=indexed) as collection:
+        expected = results(collection, gallery)
+    folder = Path(f"{indexed.db}.indexes")
+    for feature in FEATURES:
+        size = (folder / f"{feature}.faiss").stat().st_size
+        damage_the_middle(folder / f"{feature}.faiss")
+        assert (folder / f"{feature}.faiss").stat().st_size == size
+    built = spy_on_builds(monkeypatch)
+    with caplog.at_level(logging.WARNING, logger="lookalike"):
+        with Collection(settings=indexed) as reopened:
+            assert sorted(built) == sorted(FEATURES)
+            assert results(reopened, gallery) == expected
+    warned = [record.getMessage() for record in caplog.records if record.levelno == logging.WARNING]
+    for feature in FEATURES:
+        assert any(str(folder / f"{feature}.faiss") in message for message in warned), warned
+    with Collection(settings=indexed) as writer:  # the next write saves the rebuilt files
+        writer.add([gallery / "coffee.png"])  # already stored: a write that changes nothing
+    built.clear()
+    with Collection(settings=indexed) as healed:
+        assert built == []
+        assert results(healed, gallery) == expected
+
+
+def test_index_files_from_before_checksums_are_trusted_then_checksummed_at_the_next_write(
+    indexed: Settings, tmp_path: Path, gallery: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = Path(f"{indexed.db}.indexes")
+    for feature in FEATURES:  # sidecars as the previous version wrote them
+        sidecar = folder / f"{feature}.json"
+        meta = json.loads(sidecar.read_text())
+        del meta["sha256"]
+        sidecar.write_text(json.dumps(meta))
+    monkeypatch.setattr(embedded, "UNSAVED_SHARE", 0.5)  # a small write would not save by itself
+    built = spy_on_builds(monkeypatch)
+    with Collection(settings=indexed) as collection:
+        assert built == []
+        expected = results(collection, gallery)
+        extra = tmp_path / "extra"
+        extra.mkdir()
+        shutil.copyfile(gallery / "coffee.png", extra / "coffee-again.png")
+        collection.add([extra / "coffee-again.png"])  # one write: a new path, no new vector
+    for feature in FEATURES:
+        meta = json.loads((folder / f"{feature}.json").read_text())
+        assert meta["sha256"] == hashlib.sha256((folder / f"{feature}.faiss").read_bytes()).hexdigest()
+    damage_the_middle(folder / "color.faiss")
+    with Collection(settings=indexed) as reopened:
+        assert built == ["color"]
+        assert results(reopened, gallery) == expected
+
+
+def test_an_index_folder_replaced_by_a_file_is_a_clear_error(indexed: Settings) -> None:
+    folder = Path(f"{indexed.db}.indexes")
+    shutil.rmtree(folder)
+    folder.write_text("someone's notes\n")
+    with pytest.raises(errors.IndexFolderBlocked) as raised:
+        Collection(settings=indexed)
+    assert isinstance(raised.value, StoreError)
+    assert raised.value.path == folder
+    assert str(folder) in str(raised.value) and "move" in str(raised.value)
+    assert folder.read_text() == "someone's notes\n"  # never deleted
+    result = CliRunner().invoke(main, ["--db", str(indexed.db), "info"], catch_exceptions=False)
+    assert result.exit_code == 1
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("Error:") and str(folder) in lines[0], result.output
+    assert "Traceback" not in result.output
+    assert folder.read_text() == "someone's notes\n"
