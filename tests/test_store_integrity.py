@@ -126,6 +126,26 @@ def test_a_store_of_the_previous_schema_upgrades_keeping_its_ids_and_its_deleted
         assert db.execute("SELECT COUNT(*) FROM paths WHERE image_id = ?", (rocket,)).fetchone()[0] == 0
 
 
+def test_a_migration_that_would_break_references_is_rolled_back(
+    embedded_settings: Settings, photos: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Migrations run with foreign keys off (so a table can be rebuilt); a step that leaves
+    paths or vectors pointing at no image is refused before it commits."""
+    with Collection(settings=embedded_settings) as collection:
+        collection.index([photos])
+    before = catalog_rows(embedded_settings.db)
+
+    def m999_careless(db: sqlite3.Connection) -> None:
+        db.execute("DELETE FROM images WHERE id = 1")  # no cascade with foreign keys off
+
+    monkeypatch.setattr(migrations, "MIGRATIONS", [*migrations.MIGRATIONS, m999_careless])
+    with pytest.raises(StoreError, match="m999_careless would break"):
+        Collection(settings=embedded_settings)
+    assert catalog_rows(embedded_settings.db) == before
+    with sqlite3.connect(embedded_settings.db) as connection:
+        assert connection.execute("PRAGMA user_version").fetchone()[0] == len(migrations.MIGRATIONS) - 1
+
+
 def test_milvus_re_adding_a_removed_picture_gives_one_new_id_that_every_writer_agrees_on(
     tmp_path: Path, photos: Path, gallery: Path
 ) -> None:

@@ -31,13 +31,19 @@ class Catalog:
         self.path = Path(path)
         try:
             self.db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"{self.path}: not a lookalike store ({exc})") from None
+        try:
             self.db.execute("PRAGMA foreign_keys = ON")
             self.db.execute("PRAGMA journal_mode = WAL")
             self.db.execute("PRAGMA synchronous = NORMAL")
             self.db.execute("PRAGMA busy_timeout = 30000")
             migrate(self.db)
-        except sqlite3.DatabaseError as exc:
-            raise StoreError(f"{self.path}: not a lookalike store ({exc})") from None
+        except BaseException as exc:
+            self.db.close()
+            if isinstance(exc, sqlite3.DatabaseError):
+                raise StoreError(f"{self.path}: not a lookalike store ({exc})") from None
+            raise
 
     def close(self) -> None:
         self.db.close()

@@ -2,7 +2,7 @@
 
 They run with foreign keys off (a step may rebuild a table, as m006 does: with them on,
 dropping the old table would cascade to every row that references it), and each step
-commits only if `PRAGMA foreign_key_check` then finds every reference intact."""
+commits only if `PRAGMA foreign_key_check` then finds no reference it broke."""
 
 from __future__ import annotations
 
@@ -160,6 +160,7 @@ def migrate(db: sqlite3.Connection) -> None:
         return
     enforced = db.execute("PRAGMA foreign_keys").fetchone()[0]
     db.execute("PRAGMA foreign_keys = OFF")  # a no-op inside a transaction: set before BEGIN
+    broken_before = len(db.execute("PRAGMA foreign_key_check").fetchall())  # a step answers only for its own
     try:
         for number, step in enumerate(MIGRATIONS[current:], start=current + 1):
             db.execute("BEGIN IMMEDIATE")
@@ -167,7 +168,7 @@ def migrate(db: sqlite3.Connection) -> None:
                 # another process may have applied it while we waited for the write lock
                 if db.execute("PRAGMA user_version").fetchone()[0] < number:
                     step(db)
-                    _check_references(db, step.__name__)
+                    _check_references(db, step.__name__, broken_before)
                     db.execute(f"PRAGMA user_version = {number}")
                 db.execute("COMMIT")
             except BaseException:
@@ -177,11 +178,11 @@ def migrate(db: sqlite3.Connection) -> None:
         db.execute(f"PRAGMA foreign_keys = {'ON' if enforced else 'OFF'}")
 
 
-def _check_references(db: sqlite3.Connection, step: str) -> None:
+def _check_references(db: sqlite3.Connection, step: str, broken_before: int) -> None:
     broken = db.execute("PRAGMA foreign_key_check").fetchall()
-    if broken:
-        table, row, parent, _ = broken[0]
+    if len(broken) > broken_before:
+        table, row, parent, _ = broken[-1]
         raise StoreError(
-            f"migration {step} would leave {len(broken)} broken references (first: {table} row {row} "
-            f"-> {parent}); nothing was changed: report this with the store's schema (sqlite3 FILE .schema)"
+            f"migration {step} would break {len(broken) - broken_before} references (e.g. {table} row {row} "
+            f"-> {parent}); it was rolled back: report this with the store's schema (sqlite3 FILE .schema)"
         )
