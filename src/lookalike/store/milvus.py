@@ -207,7 +207,8 @@ class MilvusStore(Store):
     def _ids_for(self, sha256s: Sequence[str]) -> dict[str, tuple[int, bool]]:
         """Each content hash's (id, stored): the id it is stored under, else the id it is to
         get, its first generation whose id is neither retired nor another picture's. One
-        round of lookups per generation: one for pictures never removed."""
+        round of lookups per generation (one for pictures never removed), the tombstones
+        asked only about pictures not found stored."""
         found: dict[str, tuple[int, bool]] = {}
         generations = dict.fromkeys(sha256s, 0)
         while generations:
@@ -215,7 +216,10 @@ class MilvusStore(Store):
             ids = sorted(set(wanted.values()))
             stored = {row["id"]: row["sha256"] for row in self.client.get(self._images, ids=ids,
                                                                           output_fields=["id", "sha256"])}
-            retired = {row["id"] for row in self.client.get(self._retired, ids=ids, output_fields=["id"])}
+            unknown = sorted({i for sha256, i in wanted.items() if stored.get(i) != sha256})
+            retired: set[int] = set()
+            if unknown:
+                retired = {row["id"] for row in self.client.get(self._retired, ids=unknown, output_fields=["id"])}
             for sha256, image_id in wanted.items():
                 if stored.get(image_id) == sha256:
                     found[sha256] = (image_id, True)
