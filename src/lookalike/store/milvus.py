@@ -104,16 +104,16 @@ class MilvusStore(Store):
         return f"{self.name}_images"
 
     @property
+    def _retired(self) -> str:
+        return f"{self.name}_retired"
+
+    @property
     def _paths(self) -> str:
         return f"{self.name}_paths"
 
     @property
     def _meta(self) -> str:
         return f"{self.name}_meta"
-
-    @property
-    def _retired(self) -> str:
-        return f"{self.name}_retired"
 
     def _ensure_side_collections(self) -> None:
         from pymilvus import DataType
@@ -125,6 +125,7 @@ class MilvusStore(Store):
             (self._retired, ("id", None), [("sha256", DataType.VARCHAR)]),  # made on open: older stores too
         ):
             if self.client.has_collection(collection):
+                self.client.load_collection(collection)  # an earlier process may have released it
                 continue
             schema = self.client.create_schema(auto_id=False)
             if key[1] is None:
