@@ -154,6 +154,8 @@ def test_a_file_saved_before_the_journal_existed_is_kept_when_current(
     without a rebuild, and their writes are journaled from then on."""
     import sqlite3
 
+    from lookalike.catalog.migrations import MIGRATIONS
+
     settings, later = stored
     old = sqlite3.connect(settings.db, isolation_level=None)
     for statement in ("DROP TRIGGER index_journal_vector_insert", "DROP TRIGGER index_journal_vector_delete",
@@ -169,7 +171,7 @@ def test_a_file_saved_before_the_journal_existed_is_kept_when_current(
     built = spy_on_builds(monkeypatch)
     with Collection(settings=settings) as reopened:
         assert built == []
-        assert reopened.store.catalog.db.execute("PRAGMA user_version").fetchone()[0] == 5
+        assert reopened.store.catalog.db.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)  # the newest
         reopened.add([later[0]])
         assert best_path(reopened, later[0]) == later[0].name
         assert reopened.store.catalog.journal_position() > 0

@@ -60,6 +60,17 @@ class StoreError(LookalikeError):
     """The store is missing, from a newer version, or would mix incompatible vectors."""
 
 
+class IndexFolderBlocked(StoreError):
+    """The embedded store's index folder (`DB.indexes`) exists but is not a folder."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        super().__init__(
+            f"{self.path}: the store keeps its vector indexes in this folder, but it is a file; "
+            "move or rename that file (the indexes are then rebuilt from the catalog)"
+        )
+
+
 class FeatureMismatch(StoreError):
     """The store holds vectors made by another version of a feature or model."""
 

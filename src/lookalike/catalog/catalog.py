@@ -2,7 +2,9 @@
 
 SQLite is the source of truth; the FAISS indexes in `lookalike.vectors` are derived from
 it and rebuilt when their recorded generation differs from the catalog's. Every change
-runs in one transaction, so a crash leaves either all or nothing of a batch.
+runs in one transaction, so a crash leaves either all or nothing of a batch. Image ids
+are never reused, not even the highest one after it was removed (`AUTOINCREMENT`,
+`migrations.m006_image_ids_never_reused`).
 """
 
 from __future__ import annotations
@@ -29,13 +31,19 @@ class Catalog:
         self.path = Path(path)
         try:
             self.db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"{self.path}: not a lookalike store ({exc})") from None
+        try:
             self.db.execute("PRAGMA foreign_keys = ON")
             self.db.execute("PRAGMA journal_mode = WAL")
             self.db.execute("PRAGMA synchronous = NORMAL")
             self.db.execute("PRAGMA busy_timeout = 30000")
             migrate(self.db)
-        except sqlite3.DatabaseError as exc:
-            raise StoreError(f"{self.path}: not a lookalike store ({exc})") from None
+        except BaseException as exc:
+            self.db.close()
+            if isinstance(exc, sqlite3.DatabaseError):
+                raise StoreError(f"{self.path}: not a lookalike store ({exc})") from None
+            raise
 
     def close(self) -> None:
         self.db.close()
@@ -155,7 +163,7 @@ class Catalog:
     def insert_image(
         self, sha256: str, size: int, width: int, height: int, fmt: str, label: str | None, name: str | None = None
     ) -> int:
-        """Call inside `transaction()`."""
+        """Call inside `transaction()`. The id is new: higher than any image ever stored."""
         added_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
         cursor = self.db.execute(
             "INSERT INTO images (sha256, bytes, width, height, format, label, added_at, name) "

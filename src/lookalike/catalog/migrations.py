@@ -1,4 +1,8 @@
-"""Named, ordered schema migrations, applied on open. Never edit one that has shipped: add m00N."""
+"""Named, ordered schema migrations, applied on open. Never edit one that has shipped: add m00N.
+
+They run with foreign keys off (a step may rebuild a table, as m006 does: with them on,
+dropping the old table would cascade to every row that references it), and each step
+commits only if `PRAGMA foreign_key_check` then finds no reference it broke."""
 
 from __future__ import annotations
 
@@ -92,12 +96,55 @@ def m005_index_journal(db: sqlite3.Connection) -> None:
         )
 
 
+_IMAGE_COLUMNS = "id, sha256, bytes, width, height, format, label, added_at, name"
+
+
+def m006_image_ids_never_reused(db: sqlite3.Connection) -> None:
+    """Image ids are never handed out again: SQLite gave a new image max(id) + 1, so
+    removing the newest image and adding another gave the new one its id, and a client's
+    `DELETE /v1/images/214`, `lookalike remove 214` or a signed URL could then reach the
+    wrong picture. `AUTOINCREMENT` keeps the highest id ever used (in `sqlite_sequence`).
+    SQLite cannot add it to a table, so `images` is rebuilt keeping every row and id (the
+    12-step procedure of sqlite.org/lang_altertable.html: `migrate` turns foreign keys off,
+    so dropping the old table touches no path or vector and fires no journal trigger of
+    m005, which live on `vectors`; the check before the commit proves the references of
+    `paths` and `vectors` intact). The high-water mark starts at the highest id known to
+    have been used: the current ones, and those the index journal names (vectors written or
+    deleted since the journal was last pruned, so images removed since then)."""
+    _run_statements(
+        db,
+        f"""
+        CREATE TABLE images_m006 (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            sha256 TEXT NOT NULL UNIQUE,
+            bytes INTEGER NOT NULL,
+            width INTEGER NOT NULL,
+            height INTEGER NOT NULL,
+            format TEXT NOT NULL,
+            label TEXT,
+            added_at TEXT NOT NULL,
+            name TEXT
+        );
+        INSERT INTO images_m006 ({_IMAGE_COLUMNS}) SELECT {_IMAGE_COLUMNS} FROM images;
+        DROP TABLE images;
+        ALTER TABLE images_m006 RENAME TO images;
+        CREATE INDEX images_label ON images(label)
+        """,
+    )
+    highest = db.execute(
+        "SELECT max(coalesce((SELECT max(id) FROM images), 0), coalesce((SELECT max(image_id) FROM index_journal), 0))"
+    ).fetchone()[0]
+    db.execute("DELETE FROM sqlite_sequence WHERE name IN ('images', 'images_m006')")
+    db.execute("INSERT INTO sqlite_sequence (name, seq) VALUES ('images', ?)", (int(highest),))
+
+
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     m001_initial,
     m002_meta,
     m003_feature_source,
     m004_image_name,
     m005_index_journal,
+    m006_image_ids_never_reused,
 ]
 
 
@@ -109,12 +156,33 @@ def migrate(db: sqlite3.Connection) -> None:
             f"store schema version {current} is newer than this lookalike knows "
             f"({len(MIGRATIONS)}): upgrade lookalike"
         )
-    for number, step in enumerate(MIGRATIONS[current:], start=current + 1):
-        db.execute("BEGIN IMMEDIATE")
-        try:
-            step(db)
-            db.execute(f"PRAGMA user_version = {number}")
-            db.execute("COMMIT")
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
+    if current == len(MIGRATIONS):
+        return
+    enforced = db.execute("PRAGMA foreign_keys").fetchone()[0]
+    db.execute("PRAGMA foreign_keys = OFF")  # a no-op inside a transaction: set before BEGIN
+    broken_before = len(db.execute("PRAGMA foreign_key_check").fetchall())  # a step answers only for its own
+    try:
+        for number, step in enumerate(MIGRATIONS[current:], start=current + 1):
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                # another process may have applied it while we waited for the write lock
+                if db.execute("PRAGMA user_version").fetchone()[0] < number:
+                    step(db)
+                    _check_references(db, step.__name__, broken_before)
+                    db.execute(f"PRAGMA user_version = {number}")
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+    finally:
+        db.execute(f"PRAGMA foreign_keys = {'ON' if enforced else 'OFF'}")
+
+
+def _check_references(db: sqlite3.Connection, step: str, broken_before: int) -> None:
+    broken = db.execute("PRAGMA foreign_key_check").fetchall()
+    if len(broken) > broken_before:
+        table, row, parent, _ = broken[-1]
+        raise StoreError(
+            f"migration {step} would break {len(broken) - broken_before} references (e.g. {table} row {row} "
+            f"-> {parent}); it was rolled back: report this with the store's schema (sqlite3 FILE .schema)"
+        )

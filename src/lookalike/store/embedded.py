@@ -1,16 +1,21 @@
 """The embedded store: a SQLite catalog plus one FAISS index per feature, in local files.
 
 Layout: `NAME.db` (catalog, the source of truth) and `NAME.db.indexes/FEATURE.faiss`
-with a `.json` sidecar naming the catalog's journal entry the file reflects. The catalog
+with a `.json` sidecar naming the catalog's journal entry the file reflects and the file's
+SHA-256, checked on open (`vectors.faiss_index`: ~1 s at a million images). The catalog
 journals every vector written or deleted (`catalog.migrations.m005_index_journal`), so an
 index file that is behind (not saved since the last writes, or a crash between the catalog
 commit and the save) catches up on open by replaying the entries after it. A write
 therefore saves an index file only when the entries since its last save reach
 `UNSAVED_SHARE` of its size (a single add at a million images would otherwise write 1.4 GB);
-the journal is pruned up to the oldest saved file. A file that is missing, damaged,
-older than the pruned entries or still at odds with the catalog's count is rebuilt from the
-catalog's vectors, so the two can never silently disagree. One writer at a time (a lock
-file); readers in other processes catch up with `refresh()`.
+the journal is pruned up to the oldest saved file. A file that is missing, damaged (its
+bytes no longer match its checksum: a warning names it), older than the pruned entries or
+still at odds with the catalog's count is rebuilt from the catalog's vectors, so the two
+can never silently disagree; the next write saves the rebuilt file. A file from before
+checksums is trusted once and saved again, checksummed, at the next write. An index
+folder that is a file is an error (`IndexFolderBlocked`): it may be someone's, so it is
+never deleted. One writer at a time (a lock file); readers in other processes catch up
+with `refresh()`. Image ids are never reused (`catalog.migrations.m006`).
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from typing import IO, Iterator, Sequence
 import numpy as np
 
 from ..catalog import Catalog
+from ..errors import IndexFolderBlocked
 from ..features.base import FeatureSpec
 from ..records import ImageRecord
 from ..settings import Settings
@@ -38,13 +44,15 @@ UNSAVED_SHARE = 0.01
 
 class EmbeddedStore(Store):
     def __init__(self, settings: Settings) -> None:
+        self.index_dir = Path(f"{settings.db}.indexes")
+        _check_folder(self.index_dir)
         self.catalog = Catalog(settings.db)
         self._open_features(settings)
-        self.index_dir = Path(f"{settings.db}.indexes")
         self._lock_path = Path(f"{settings.db}.lock")
         # The journal entry each in-memory index reflects, and each index file.
         self._caught_up: dict[str, int] = {}
         self._saved: dict[str, int] = {}
+        self._unchecksummed: set[str] = set()  # files from before checksums: saved at the next write
         self._in_doubt = False  # see `_mirrored`
         self.indexes: dict[str, VectorIndex] = {spec.name: self._open_index(spec) for spec in self.specs}
 
@@ -271,6 +279,7 @@ class EmbeddedStore(Store):
         `_mirrored`). An index about to be saved whose size disagrees with the catalog is
         rebuilt rather than saved. Counting a feature's vectors reads its whole table (3 s
         at a million images), so it is done only then."""
+        _check_folder(self.index_dir)
         self.index_dir.mkdir(parents=True, exist_ok=True)
         position = self.catalog.journal_position()
         for spec in self.specs:
@@ -279,7 +288,8 @@ class EmbeddedStore(Store):
                 self._catch_up(spec, index, self._caught_up.get(spec.name, -1))
             self._caught_up[spec.name] = position
             saved = self._saved.get(spec.name, -1)
-            behind = saved < 0 or self.catalog.journal_count(spec.name, saved) > UNSAVED_SHARE * len(index)
+            behind = (saved < 0 or spec.name in self._unchecksummed
+                      or self.catalog.journal_count(spec.name, saved) > UNSAVED_SHARE * len(index))
             if not behind and not index.needs_rebuild(len(index), self.settings.max_exact_vectors):
                 continue
             count = self.catalog.count_vectors(spec.name)
@@ -288,6 +298,7 @@ class EmbeddedStore(Store):
                 index = self.indexes[spec.name] = self._build_index(spec, wanted)
             index.save(self._index_path(spec), self.catalog.generation(spec.name), position)
             self._saved[spec.name] = position
+            self._unchecksummed.discard(spec.name)
         self._in_doubt = False
         oldest = min(self._saved.values(), default=0)
         if oldest > self.catalog.journal_pruned_through():
@@ -306,6 +317,8 @@ class EmbeddedStore(Store):
                 saved = self.catalog.journal_position()  # saved before the journal, and current
             if saved is not None and int(saved) >= self.catalog.journal_pruned_through():
                 self._saved[spec.name] = int(saved)
+                if not meta["checksummed"]:
+                    self._unchecksummed.add(spec.name)
                 # a file that needed no replay is as current as its sidecar says (counting
                 # the catalog's vectors reads the whole table: seconds at a million)
                 if not self._catch_up(spec, index, int(saved)) or len(index) == self.catalog.count_vectors(spec.name):
@@ -344,6 +357,11 @@ class EmbeddedStore(Store):
         ids = self.catalog.image_ids()
         step = max(1, len(ids) // max(size, 1))
         return self.catalog.get_vectors(spec, ids[::step][:size])
+
+
+def _check_folder(folder: Path) -> None:
+    if folder.exists() and not folder.is_dir():
+        raise IndexFolderBlocked(folder)
 
 
 def _collect(dropped_id: int | None, dropped: list[int]) -> None:

@@ -5,10 +5,23 @@
 - `milvus-lite:PATH` runs Milvus Lite (a real Milvus engine in-process, pip package
   `milvus-lite`) on a local folder; `milvus://HOST:PORT/COLLECTION` talks to a server or
   cluster (`?index=HNSW|IVF_SQ8|FLAT` picks the vector index; FLAT is exact).
-- Three collections: NAME_images (one row per image: metadata and one vector field per
-  feature), NAME_paths (one row per file path) and NAME_meta (features, calibration).
-- Image ids are the first 63 bits of the content's SHA-256, so writers on different
-  machines agree on ids without talking to each other, and re-inserting is an upsert.
+- Four collections: NAME_images (one row per image: metadata and one vector field per
+  feature), NAME_paths (one row per file path), NAME_meta (features, calibration) and
+  NAME_retired (the ids of removed images).
+- Image ids come from the content, so writers on different machines agree on ids without
+  talking to each other, and re-inserting is an upsert. An id is never reused, and here
+  that means no id ever names two lives of a picture, not just two pictures: a removed
+  image's id is retired (NAME_retired). A picture's first life has `sha256_id(sha256)`, the
+  first 63 bits of its SHA-256 (another picture gets it only by a 2^-63 collision); once
+  removed, it comes back as `generation_id(sha256, n)` for the first n whose id is neither
+  retired nor taken by other content. Every writer walks the same generations over the
+  same retired ids, so sharded indexing stays idempotent: two shards adding the same
+  picture agree on its id, and adding it again is an upsert. A removal retires the id
+  before it deletes the row, so a crash between leaves a stored image whose id is already
+  retired, which lookups still find (a stored row wins over its tombstone). Limits: a
+  removal at the very moment another writer re-adds the same picture may leave it under
+  its old id; images removed before tombstones existed left none, so such a picture,
+  added again, gets its old id back once.
 - Binary hashes are stored as vectors of +1/-1 compared by inner product: for b bits,
   Hamming distance = (b - inner product) / 2, exactly, on every Milvus edition.
 - Writes are per-row atomic, not transactional: an image row (with all its vectors) is
@@ -18,6 +31,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import re
@@ -54,6 +68,13 @@ def sha256_id(sha256: str) -> int:
     return int(sha256[:16], 16) >> 1
 
 
+def generation_id(sha256: str, generation: int) -> int:
+    """The id of a picture's `generation`-th life in a collection (0: never removed)."""
+    if generation == 0:
+        return sha256_id(sha256)
+    return sha256_id(hashlib.sha256(f"{sha256}:{generation}".encode()).hexdigest())
+
+
 class MilvusStore(Store):
     def __init__(self, settings: Settings, url: str) -> None:
         try:
@@ -84,6 +105,10 @@ class MilvusStore(Store):
         return f"{self.name}_images"
 
     @property
+    def _retired(self) -> str:
+        return f"{self.name}_retired"
+
+    @property
     def _paths(self) -> str:
         return f"{self.name}_paths"
 
@@ -101,15 +126,20 @@ class MilvusStore(Store):
     def _ensure_side_collections(self) -> None:
         from pymilvus import DataType
 
-        for collection, key_length, columns in (
-            (self._paths, 4096, [("image_id", DataType.INT64), ("mtime_ns", DataType.INT64), ("size", DataType.INT64)]),
-            (self._meta, 256, [("value", DataType.VARCHAR)]),
+        for collection, key, columns in (
+            (self._paths, ("path", 4096), [("image_id", DataType.INT64), ("mtime_ns", DataType.INT64),
+                                           ("size", DataType.INT64)]),
+            (self._meta, ("key", 256), [("value", DataType.VARCHAR)]),
+            (self._retired, ("id", None), [("sha256", DataType.VARCHAR)]),  # made on open: older stores too
         ):
             if self.client.has_collection(collection):
+                self.client.load_collection(collection)  # an earlier process may have released it
                 continue
-            key = "path" if collection == self._paths else "key"
             schema = self.client.create_schema(auto_id=False)
-            schema.add_field(key, DataType.VARCHAR, is_primary=True, max_length=key_length)
+            if key[1] is None:
+                schema.add_field(key[0], DataType.INT64, is_primary=True)
+            else:
+                schema.add_field(key[0], DataType.VARCHAR, is_primary=True, max_length=key[1])
             for column, kind in columns:
                 extra = {"max_length": 65_535} if kind == DataType.VARCHAR else {}
                 schema.add_field(column, kind, **extra)
@@ -180,8 +210,43 @@ class MilvusStore(Store):
         return (rows[0]["image_id"], rows[0]["mtime_ns"], rows[0]["size"]) if rows else None
 
     def image_id_for_sha256(self, sha256: str) -> int | None:
-        image_id = sha256_id(sha256)
-        return image_id if self.client.get(self._images, ids=[image_id], output_fields=["id"]) else None
+        image_id, stored = self._ids_for([sha256])[sha256]
+        return image_id if stored else None
+
+    def _ids_for(self, sha256s: Sequence[str]) -> dict[str, tuple[int, bool]]:
+        """Each content hash's (id, stored): the id it is stored under, else the id it is to
+        get, its first generation whose id is neither retired nor another picture's. One
+        round of lookups per generation (one for pictures never removed), the tombstones
+        asked only about pictures not found stored."""
+        found: dict[str, tuple[int, bool]] = {}
+        generations = dict.fromkeys(sha256s, 0)
+        while generations:
+            wanted = {sha256: generation_id(sha256, generation) for sha256, generation in generations.items()}
+            ids = sorted(set(wanted.values()))
+            stored = {row["id"]: row["sha256"] for row in self.client.get(self._images, ids=ids,
+                                                                          output_fields=["id", "sha256"])}
+            unknown = sorted({i for sha256, i in wanted.items() if stored.get(i) != sha256})
+            retired: set[int] = set()
+            if unknown:
+                retired = {row["id"] for row in self.client.get(self._retired, ids=unknown, output_fields=["id"])}
+            for sha256, image_id in wanted.items():
+                if stored.get(image_id) == sha256:
+                    found[sha256] = (image_id, True)
+                elif image_id in retired or image_id in stored:
+                    continue
+                else:
+                    found[sha256] = (image_id, False)
+                del generations[sha256]
+            for sha256 in generations:
+                generations[sha256] += 1
+        return found
+
+    def _retire(self, ids: Sequence[int]) -> None:
+        """Record removed ids (before the rows go) so that no later image gets them."""
+        rows = self.client.get(self._images, ids=[int(i) for i in ids], output_fields=["id", "sha256"])
+        if rows:
+            self.client.upsert(self._retired, [{"id": row["id"], "sha256": row["sha256"], _DUMMY: [0.0, 0.0]}
+                                               for row in rows])
 
     def images(self, ids: Sequence[int]) -> dict[int, ImageRecord]:
         ids = [int(i) for i in ids]
@@ -239,10 +304,12 @@ class MilvusStore(Store):
         self, new: Sequence[NewImage], vectors: dict[str, np.ndarray], links: Sequence[PathLink]
     ) -> tuple[list[int], list[int]]:
         added_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        ids = {sha256: image_id for sha256, (image_id, _) in
+               self._ids_for([image.sha256 for image in new] + [link.sha256 for link in links]).items()}
         rows = []
         for number, image in enumerate(new):
             row: dict[str, Any] = {
-                "id": sha256_id(image.sha256), "sha256": image.sha256, "bytes": image.size, "width": image.width,
+                "id": ids[image.sha256], "sha256": image.sha256, "bytes": image.size, "width": image.width,
                 "height": image.height, "format": image.format, "label": image.label or "", "added_at": added_at,
                 "name": image.name or "",
             }
@@ -253,14 +320,15 @@ class MilvusStore(Store):
             self.client.upsert(self._images, rows)
         paths = [(image.path, image.mtime_ns, image.size, image.sha256) for image in new]
         paths += [(link.path, link.mtime_ns, link.size, link.sha256) for link in links]
-        dropped = self._point_paths(paths)
+        dropped = self._point_paths(paths, ids)
         return [row["id"] for row in rows], dropped
 
-    def _point_paths(self, paths: list[tuple[str, int, int, str]]) -> list[int]:
-        """Record paths; drop images that lose their last path to other content."""
+    def _point_paths(self, paths: list[tuple[str, int, int, str]], ids: dict[str, int]) -> list[int]:
+        """Record paths (to the image ids of their content hashes); drop images that lose
+        their last path to other content."""
         before = {path: self.path_state(path) for path, *_ in paths}
         self.client.upsert(self._paths, [
-            {"path": path, "image_id": sha256_id(sha256), "mtime_ns": mtime_ns, "size": size, _DUMMY: [0.0, 0.0]}
+            {"path": path, "image_id": ids[sha256], "mtime_ns": mtime_ns, "size": size, _DUMMY: [0.0, 0.0]}
             for path, mtime_ns, size, sha256 in paths
         ])
         replaced = {state[0] for path, state in before.items() if state and state[0] != self.path_state(path)[0]}
@@ -269,6 +337,7 @@ class MilvusStore(Store):
     def remove_images(self, ids: Sequence[int]) -> list[int]:
         present = [int(i) for i in self.images(ids)]
         if present:
+            self._retire(present)
             self.client.delete(self._paths, filter=f"image_id in {present}")
             self.client.delete(self._images, ids=present)
         return present
@@ -283,6 +352,7 @@ class MilvusStore(Store):
         orphans = [i for i in ids if not self.client.query(self._paths, filter=f"image_id == {i}", limit=1,
                                                             output_fields=["path"])]
         if orphans:
+            self._retire(orphans)
             self.client.delete(self._images, ids=orphans)
         return orphans
 

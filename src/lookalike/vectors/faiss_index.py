@@ -18,11 +18,22 @@ the vectors (`training_size`: never the whole collection in memory twice); `need
 says when the collection has grown or shrunk so far (`RETRAIN_FACTOR` in cells) that the
 cells should be learned again, which the store does when it saves.
 Approximate float results are exact-re-ranked by the store from the catalog's vectors.
+
+A saved index's sidecar (`FEATURE.json`) records the SHA-256 of the index file's bytes, and
+`load` checks it before trusting the file: bytes overwritten on disk with the length kept
+(bit rot, a bad copy) read back as a valid index of NaNs and wrong ids, and only the
+checksum tells. Hashing runs at ~1.4 GB/s on one core (measured on a 2-core VM:
+SHA-256 with the CPU's SHA instructions; blake2b ran at half that): ~1 s per open at a
+million images (1.4 GB of index files), once per open, never per query. A file from before
+checksums has none: `load` reports it (`checksummed` False) and the store trusts it once,
+then writes it again, checksummed, at its next write.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+import logging
 import math
 import os
 import re
@@ -34,6 +45,8 @@ import faiss
 import numpy as np
 
 from ..features.base import FeatureSpec
+
+log = logging.getLogger(__name__)
 
 BINARY_FACTORY = "BFlat"
 # Cells visited per query by an approximate index (at most all of them). Recall of the
@@ -192,14 +205,16 @@ class VectorIndex:
 
     def save(self, path: Path, generation: int, journal: int) -> None:
         """Write atomically: index file, then the sidecar that vouches for it (the catalog
-        generation and the journal entry it reflects)."""
+        generation, the journal entry it reflects and the file's SHA-256). A crash between
+        the two leaves a file its sidecar does not vouch for: rebuilt on the next open."""
         tmp = path.with_suffix(".faiss.tmp")
         if self.spec.kind == "binary":
             faiss.write_index_binary(self.index, str(tmp))
         else:
             faiss.write_index(self.index, str(tmp))
+        checksum = _sha256(tmp)  # read back from the page cache just written
         os.replace(tmp, path)
-        _write_json(_sidecar(path), self.describe(generation, journal))
+        _write_json(_sidecar(path), {**self.describe(generation, journal), "sha256": checksum})
 
     def describe(self, generation: int, journal: int) -> dict[str, object]:
         return {
@@ -214,22 +229,34 @@ class VectorIndex:
     @classmethod
     def load(cls, spec: FeatureSpec, path: Path) -> "tuple[VectorIndex, dict[str, Any]] | None":
         """The saved index and its sidecar (which catalog state it reflects: the caller
-        decides whether it can catch up), or None when it is missing, damaged or of another
-        feature version."""
+        decides whether it can catch up; `checksummed`: whether the file's bytes were
+        verified), or None when it is missing, damaged (logged as a warning naming the
+        file) or of another feature version."""
+        if not (path.exists() and _sidecar(path).exists()):
+            return None  # never saved here (or only the file of a first save)
         try:
             meta = json.loads(_sidecar(path).read_text())
             if meta["version"] != spec.version:
+                return None
+            expected = meta.get("sha256")
+            if expected is not None and _sha256(path) != expected:
+                log.warning("%s: damaged (its bytes no longer match the checksum saved with it); "
+                            "rebuilding it from the catalog", path)
                 return None
             if spec.kind == "binary":
                 index = faiss.read_index_binary(str(path))
             else:
                 index = faiss.read_index(str(path))
-        except (OSError, ValueError, KeyError, RuntimeError):
+        except (OSError, ValueError, KeyError, TypeError, RuntimeError) as exc:
+            log.warning("%s: unreadable (%s); rebuilding it from the catalog", path, exc)
             return None
         loaded = cls.__new__(cls)
         loaded.spec, loaded.factory, loaded.index = spec, meta["factory"], index
         if len(loaded) != meta["count"]:
+            log.warning("%s: holds %d vectors, its sidecar says %d; rebuilding it from the catalog",
+                        path, len(loaded), meta["count"])
             return None
+        meta["checksummed"] = expected is not None
         if loaded.approximate:
             _set_cells(index, SEARCH_CELLS)
         return loaded, meta
@@ -314,6 +341,11 @@ def _threads_for(queries: int) -> Iterator[None]:
         yield
     finally:
         faiss.omp_set_num_threads(threads)
+
+
+def _sha256(path: Path) -> str:
+    with open(path, "rb") as file:
+        return hashlib.file_digest(file, "sha256").hexdigest()
 
 
 def _sidecar(path: Path) -> Path:
