@@ -931,3 +931,18 @@ def test_strips_too_thin_to_describe_are_refused_from_the_header(size):
 @pytest.mark.parametrize("size", [(1, 100), (100, 1), (1280, 20000)])
 def test_long_but_plausible_shapes_decode(size):
     assert_rgb8(decode_image(encode(Image.new("RGB", size, (9, 9, 9)), "PNG"), "long.png"), *size)
+
+
+def test_importing_lookalike_leaves_the_hosts_pillow_limit_alone():
+    code = ("import PIL.Image as I; before = I.MAX_IMAGE_PIXELS; import lookalike, lookalike.decode, lookalike.cli; "
+            "assert I.MAX_IMAGE_PIXELS == before, I.MAX_IMAGE_PIXELS")
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
+
+
+def test_a_host_that_lowered_pillows_limit_gets_a_typed_refusal(astronaut, monkeypatch):
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 100_000)  # the host's choice: 200,000 refused
+    data = encode(astronaut, "PNG")  # 512 x 512
+    with pytest.raises(ImageTooLarge) as info:
+        decode_image(data, "a.png")
+    assert (info.value.size, info.value.limit) == (512 * 512, 200_000)
+    assert "PIL.Image.MAX_IMAGE_PIXELS" in str(info.value)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import ctypes
 import io
 import logging
+import re
 import stat
 import struct
 import warnings
@@ -97,10 +98,9 @@ def _silence_libtiff() -> None:
         pass
 
 
-# Pillow, configured once for the process.
-# We enforce our own pixel limit before decoding; Pillow's global one would raise at 2x
-# its default regardless of the caller's settings.
-Image.MAX_IMAGE_PIXELS = None
+# Pillow's own bomb limit (`Image.MAX_IMAGE_PIXELS`, refusing at twice its value) is its
+# host's choice and stays as the host set it: a file over it is refused like one over our
+# `max_pixels` (see `_open`), whichever is lower.
 # Pillow reports some damage through `logging` as well as by raising. Without a handler
 # on its loggers, a program that never configured logging would print those records
 # (logging's "last resort"); a program that did configure logging still receives them.
@@ -168,7 +168,7 @@ def decode_image(
     # decodes or raises, and a library must not print.
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        with _open(data, source) as image:
+        with _open(data, source, max_pixels) as image:
             pixels = image.width * image.height  # from the header: nothing decoded yet
             if pixels > max_pixels:
                 raise ImageTooLarge(source, pixels, max_pixels)
@@ -193,15 +193,28 @@ def load_image(
     return decode_image(read_bytes(path, max_bytes), path, min_side=min_side, max_pixels=max_pixels)
 
 
-def _open(data: bytes, source: str | Path) -> Image.Image:
+def _open(data: bytes, source: str | Path, max_pixels: int) -> Image.Image:
     """Parse the header only. A known signature with a broken header is corrupt, not foreign."""
     try:
         return Image.open(io.BytesIO(data), formats=_FORMATS)
+    except Image.DecompressionBombError as refusal:
+        pixels = _claimed_pixels(refusal)
+        if pixels > max_pixels:
+            raise ImageTooLarge(source, pixels, max_pixels) from None
+        raise ImageTooLarge(source, pixels, 2 * (Image.MAX_IMAGE_PIXELS or 0),
+                            fix="Pillow's own limit: raise PIL.Image.MAX_IMAGE_PIXELS if you trust this file") from None
     except _PILLOW_ERRORS as exc:
         if not _has_image_signature(data):
             raise NotAnImage(source, "not a JPEG, PNG, WebP, GIF, BMP or TIFF image") from None
         detail = "" if isinstance(exc, UnidentifiedImageError) else f" ({exc})"
         raise CorruptImage(source, f"damaged image header{detail}") from None
+
+
+def _claimed_pixels(refusal: Exception) -> int:
+    """The pixel count a header claims, as Pillow's bomb check (which refused the file inside
+    `Image.open`, before our own limit could look) states it; 0 if it says no number."""
+    found = re.search(r"\((\d+) pixels\)", str(refusal))
+    return int(found.group(1)) if found else 0
 
 
 def _has_image_signature(data: bytes) -> bool:

@@ -29,14 +29,14 @@ class CorruptImage(DecodeError):
 class ImageTooLarge(DecodeError):
     """Pixel count or byte size over the limit: a guard against decompression bombs."""
 
-    def __init__(self, source: str | Path, size: int, limit: int, unit: str = "pixels") -> None:
+    def __init__(self, source: str | Path, size: int, limit: int, unit: str = "pixels", fix: str | None = None) -> None:
         self.size = size
         self.limit = limit
         self.unit = unit
         super().__init__(
             source,
             f"image too large: {size:,} {unit} > limit {limit:,} "
-            f"(raise max_{unit} in Settings if you trust this file)",
+            f"({fix or f'raise max_{unit} in Settings if you trust this file'})",
         )
 
 

@@ -6,6 +6,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Literal
 
+from .decode import DEFAULT_MAX_BYTES, DEFAULT_MAX_PIXELS
+
 DEFAULT_DB = "lookalike.db"
 DEFAULT_FEATURES = ("ahash", "dhash", "phash", "whash", "color", "lbp", "effnet_lite0")
 
@@ -19,9 +21,9 @@ class Settings:
 
     db: Path = Path(DEFAULT_DB)
     features: tuple[str, ...] = DEFAULT_FEATURES
-    # Decompression-bomb guard: Pillow's own default warns at ~89 MP; 1.5x a 120 MP camera.
-    max_pixels: int = 180_000_000
-    max_bytes: int = 200 * 1024 * 1024
+    # Decompression-bomb guards (lookalike.decode): 1.5x a 120 MP camera; 200 MB a file.
+    max_pixels: int = DEFAULT_MAX_PIXELS
+    max_bytes: int = DEFAULT_MAX_BYTES
     # Fused score at and above which a match is a near-duplicate (edited copy) / compare says "same".
     min_near_duplicate_score: float = 0.72
     min_same_score: float = 0.72
