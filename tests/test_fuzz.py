@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import subprocess
 import sys
 import textwrap
@@ -46,22 +45,42 @@ def hostile_folder(cases: list[Case], tmp_path_factory: pytest.TempPathFactory) 
 def indexed(hostile_folder: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict, int]:
     """`lookalike index` over the folder, default features: (store, JSON report, peak RSS in MB)."""
     db = tmp_path_factory.mktemp("hostile-store") / "store.db"
-    result, peak = run_measured([sys.executable, "-m", "lookalike.cli", "--db", str(db), "index",
-                                 str(hostile_folder), "--json"], db.parent)
+    result, peak = run_measured(["-m", "lookalike.cli", "--db", str(db), "index", str(hostile_folder), "--json"],
+                                db.parent)
     assert result["code"] in (0, 3), result["stderr"][-3000:]
     assert "Traceback" not in result["stderr"], result["stderr"][-3000:]
     return db, json.loads(result["stdout"]), peak
 
 
-def run_measured(command: list[str], folder: Path) -> tuple[dict, float]:
-    """Run `command` to the end; its output and its peak resident memory (MB)."""
-    out, err = folder / "stdout.txt", folder / "stderr.txt"
+def run_measured(arguments: list[str], folder: Path) -> tuple[dict, float]:
+    """Run `python -m MODULE ...` or `python -c CODE ...` (`arguments`) to the end; its
+    output and its peak resident memory (MB). The child reads its own high-water mark: the
+    rusage of a child started by vfork + exec counts the parent's peak too."""
+    out, err, peak = folder / "stdout.txt", folder / "stderr.txt", folder / "peak-kb.txt"
     with out.open("wb") as stdout, err.open("wb") as stderr:
-        process = subprocess.Popen(command, stdout=stdout, stderr=stderr, stdin=subprocess.DEVNULL)
-        _, status, usage = os.wait4(process.pid, 0)
-    process.returncode = os.waitstatus_to_exitcode(status)
-    result = {"code": process.returncode, "stdout": out.read_text(), "stderr": err.read_text(errors="replace")}
-    return result, usage.ru_maxrss / 1024
+        code = subprocess.run([sys.executable, "-c", MEASURED, str(peak), *arguments], stdout=stdout, stderr=stderr,
+                              stdin=subprocess.DEVNULL, timeout=900).returncode
+    result = {"code": code, "stdout": out.read_text(), "stderr": err.read_text(errors="replace")}
+    return result, int(peak.read_text()) / 1024
+
+
+MEASURED = textwrap.dedent("""
+    import atexit, runpy, sys
+
+    def record_peak(path=sys.argv[1]):
+        with open("/proc/self/status") as status:
+            peak = next(line.split()[1] for line in status if line.startswith("VmHWM:"))
+        with open(path, "w") as out:
+            out.write(peak)
+
+    atexit.register(record_peak)
+    how, target, *rest = sys.argv[2:]
+    sys.argv = [target, *rest]
+    if how == "-m":
+        runpy.run_module(target, run_name="__main__", alter_sys=True)
+    else:
+        exec(compile(target, "<measured>", "exec"), {"__name__": "__main__"})
+""")
 
 
 def test_index_stores_every_valid_file_and_names_every_bad_one(indexed, cases: list[Case], hostile_folder: Path) -> None:
@@ -109,8 +128,8 @@ SEARCH_AND_COMPARE = textwrap.dedent("""
 def test_search_and_compare_answer_or_refuse_every_file(indexed, cases: list[Case], hostile_folder: Path) -> None:
     db, _, _ = indexed
     names = [case.name for case in cases]
-    result, peak = run_measured([sys.executable, "-c", SEARCH_AND_COMPARE, str(hostile_folder), str(db),
-                                 json.dumps(names)], db.parent)
+    result, peak = run_measured(["-c", SEARCH_AND_COMPARE, str(hostile_folder), str(db), json.dumps(names)],
+                                db.parent)
     assert result["code"] == 0, result["stderr"][-3000:]
     outcomes = json.loads(result["stdout"])
     expect = {case.name: case.expect for case in cases}
