@@ -39,9 +39,10 @@ class RefuseForeignPages:
         if scope.get("method", "GET") not in SAFE_METHODS:
             foreign = self._foreign_source(headers, host)
             if foreign is not None:
+                option = foreign if "://" in foreign else "ORIGIN"
                 return await send_json_error(send, 403, (
                     f"a page from {foreign} may not change or query this collection (cross-site request "
-                    f"refused); if that page is yours, start the server with --allow-origin {foreign} "
+                    f"refused); if that page is yours, start the server with --allow-origin {option} "
                     f"(or {ALLOWED_ORIGINS_ENV})"))
         await self.app(scope, receive, send)
 
@@ -49,16 +50,15 @@ class RefuseForeignPages:
         """The web origin a browser says this request comes from, when it is not this server's
         own and not allowed; None when it is fine (or no browser sent it)."""
         origin = headers.get("origin")
-        if origin is None:
-            site = headers.get("sec-fetch-site")
-            if site in ("cross-site", "same-site"):
-                referer = headers.get("referer")
-                return _origin_of(referer) if referer else f"another site (Sec-Fetch-Site: {site})"
-            referer = headers.get("referer")
-            if not referer:
-                return None
+        referer = headers.get("referer")
+        if origin is None and referer:
             origin = _origin_of(referer)
-        if origin != "null" and _same_origin(origin, host):
+        site = headers.get("sec-fetch-site")
+        if origin is None:
+            if site in ("cross-site", "same-site") and not self.config.origin_allowed("*"):
+                return f"another site (Sec-Fetch-Site: {site}, no Origin)"
+            return None
+        if origin != "null" and site not in ("cross-site", "same-site") and _same_origin(origin, host):
             return None
         return None if self.config.origin_allowed(origin) else origin
 
