@@ -271,6 +271,10 @@ def test_uploading_stored_bytes_again_says_so_and_keeps_the_label_honest(server:
                                                ("files", ("c.png", (gallery / "coins.png").read_bytes()))],
                           data={"labels": "night"})
         assert mixed.status_code == 201 and [e["status"] for e in mixed.json()["errors"]] == [409]
+        horse = [("files", ("h.png", (gallery / "horse.png").read_bytes()))]
+        assert http.post("/v1/images", files=horse).status_code == 201
+        late = http.post("/v1/images", files=horse, data={"labels": "animal"})
+        assert late.status_code == 409 and "no label" in late.json()["errors"][0]["error"]
 
 
 # --- 7: what health and metrics tell someone without a key -----------------------------------------

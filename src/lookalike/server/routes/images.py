@@ -100,9 +100,10 @@ def _store_pending(
             existing = store.image_id_for_sha256(upload.sha256)
             record = service.collection.get(existing) if existing is not None else None
             if record is not None and label is not None and record.label != label:
+                stored_as = f"label {record.label!r}" if record.label else "no label"
                 conflicts.append({"filename": name, "status": 409, "error": (
-                    f"already stored as image {record.id} with label {record.label!r}; uploading it again "
-                    f"does not change its label (delete it and upload it again to relabel it)")})
+                    f"already stored as image {record.id} with {stored_as}; uploading it again does not "
+                    f"change its label (delete it and upload it again to relabel it)")})
                 continue
             kept.append((name, upload.keep(), label))
         if not kept:
