@@ -20,6 +20,7 @@ class RunningServer:
     url: str
     db: Path
     process: subprocess.Popen
+    log: Path  # the server's stderr
 
     def client(self, key: str | None = None) -> httpx.Client:
         headers = {"X-API-Key": key} if key else {}
@@ -35,15 +36,18 @@ def free_port() -> int:
 def start_server(db: Path, *args: str, env: dict[str, str] | None = None) -> RunningServer:
     port = free_port()
     command = [sys.executable, "-m", "lookalike.cli", "--db", str(db), "serve", "--port", str(port), *args]
-    process = subprocess.Popen(command, env={**os.environ, **(env or {})}, stderr=subprocess.PIPE)
+    # The server's stderr goes to a file: a pipe nobody reads would fill up and stall the server.
+    log = db.parent / f"{db.name}.serve-{port}.log"
+    with open(log, "wb") as stderr:
+        process = subprocess.Popen(command, env={**os.environ, **(env or {})}, stderr=stderr)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(f"server exited: {process.stderr.read().decode()}")
+            raise RuntimeError(f"server exited: {log.read_text(errors='replace')}")
         try:
             if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                return RunningServer(url, db, process)
+                return RunningServer(url, db, process, log)
         except httpx.TransportError:
             time.sleep(0.2)
     process.kill()
@@ -69,3 +73,7 @@ def gallery_server(tmp_path_factory: pytest.TempPathFactory, gallery: Path) -> I
     server = start_server(db)
     yield server
     stop_server(server)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "serve(*options): `lookalike serve` options of a test's `server` fixture")

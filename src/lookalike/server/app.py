@@ -12,11 +12,12 @@ from fastapi.responses import FileResponse, HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
 from .. import __version__
-from .config import ServerConfig
+from .config import COMPARE_FILES, MAX_JSON_BYTES, SEARCH_FILES, ServerConfig
 from .errors import install_error_handlers
-from .middleware import LimitBodySize, RecordTimings
+from .guard import RefuseForeignPages
+from .middleware import AnswerUnexpectedErrors, BodyLimit, LimitBodySize, RecordTimings, log
 from .routes import collection, images, search
-from .service import Service
+from .service import Service, remove_abandoned_uploads
 
 STATIC = Path(__file__).parent / "static"
 
@@ -27,6 +28,10 @@ def create_app(config: ServerConfig | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        removed = remove_abandoned_uploads(service.upload_dir)
+        if removed:
+            log.warning("removed %d unfinished upload file(s) left by an earlier run in %s",
+                        len(removed), service.upload_dir)
         yield
         service.close()
 
@@ -43,9 +48,28 @@ def create_app(config: ServerConfig | None = None) -> FastAPI:
         app.include_router(router)
     install_error_handlers(app)
     _mount_page_and_docs(app)
-    app.add_middleware(LimitBodySize, max_bytes=service.config.max_request_bytes)
+    app.add_middleware(AnswerUnexpectedErrors)
+    app.add_middleware(LimitBodySize, limit_for=body_limits(service.config))
+    app.add_middleware(RefuseForeignPages, config=service.config)  # before reading any body
     app.add_middleware(RecordTimings, metrics=service.metrics)
     return app
+
+
+def body_limits(config: ServerConfig) -> BodyLimit:
+    """Each route takes the body it needs: an upload up to its files at their limit, a
+    search one image, a compare two, anything else (JSON options, nothing) a small cap."""
+    multipart = {
+        images.router.prefix: config.max_request_bytes,
+        f"{search.router.prefix}/search": config.max_body_bytes(SEARCH_FILES),
+        f"{search.router.prefix}/compare": config.max_body_bytes(COMPARE_FILES),
+    }
+
+    def limit_for(method: str, path: str, content_type: str) -> int:
+        if method == "POST" and content_type.startswith("multipart/form-data"):
+            return multipart.get(path.rstrip("/"), MAX_JSON_BYTES)
+        return MAX_JSON_BYTES
+
+    return limit_for
 
 
 def _mount_page_and_docs(app: FastAPI) -> None:

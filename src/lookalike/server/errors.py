@@ -1,4 +1,6 @@
-"""Library errors -> HTTP answers. Routes raise; only this edge translates."""
+"""Library errors -> HTTP answers. Routes raise; only this edge translates. Every error
+answer is JSON with a message, `{"detail": ...}` (unexpected failures: see
+middleware.AnswerUnexpectedErrors)."""
 
 from __future__ import annotations
 
@@ -12,7 +14,9 @@ def status_for(error: LookalikeError) -> int:
     if isinstance(error, NotInCollection):
         return 404
     if isinstance(error, ImageTooLarge):
-        return 413
+        # Too many bytes: the request is too large. Too many pixels: the request was fine,
+        # the image it carries is refused.
+        return 413 if error.unit == "bytes" else 422
     if isinstance(error, NotAnImage):
         return 415
     if isinstance(error, (CorruptImage, DecodeError)):

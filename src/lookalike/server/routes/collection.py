@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Callable
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import PlainTextResponse
 
 from ...records import DuplicateGroup
-from ..deps import CanRead, ServiceDep
+from ..deps import CanRead, CanReadMetrics, ServiceDep, may_read
 from ..service import Service
-from .views import image_view
+from .views import Signer, image_view
 
 router = APIRouter(tags=["collection"])
 
@@ -41,7 +41,7 @@ def _duplicate_groups(service: Service, min_score: float | None) -> list[Duplica
     return cached
 
 
-def _group_view(group: DuplicateGroup, sign: Callable[[str], str]) -> dict[str, Any]:
+def _group_view(group: DuplicateGroup, sign: Signer) -> dict[str, Any]:
     return {
         "size": len(group.images),
         "files": sum(len(image.paths) for image in group.images),
@@ -74,9 +74,12 @@ def neighbors(
 
 
 @router.get("/healthz", tags=["health"])
-def health(service: ServiceDep) -> dict[str, Any]:
-    """Liveness, collection size, and what a client needs to know before writing: whether
-    keys are required ("none", "write" or "all") and the upload limits."""
+def health(request: Request, service: ServiceDep) -> dict[str, Any]:
+    """Liveness; for those who may read (anyone, unless reads need a key), also the
+    collection size and what a client needs to know before writing: whether keys are
+    required ("none", "write" or "all") and the upload limits."""
+    if not may_read(request, service):
+        return {"status": "ok"}
     with service.lock.reading():
         images = service.collection.store.counts()["images"]
     config = service.config
@@ -90,7 +93,7 @@ def health(service: ServiceDep) -> dict[str, Any]:
     }
 
 
-@router.get("/metrics", tags=["health"], response_class=PlainTextResponse)
+@router.get("/metrics", tags=["health"], response_class=PlainTextResponse, dependencies=[CanReadMetrics])
 def metrics(service: ServiceDep) -> PlainTextResponse:
     """Prometheus text format: collection size, index sizes, request counts and latency."""
     with service.lock.reading():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from io import BytesIO
 from pathlib import Path
 from typing import Annotated, Any
@@ -12,9 +13,10 @@ from PIL import Image
 
 from ...decode import load_image
 from ...errors import DecodeError, ImageTooLarge
-from ..deps import CanRead, CanReadImage, CanWrite, ServiceDep
+from ..config import MAX_LABEL_CHARS
+from ..deps import CanRead, CanWrite, ImageId, ReadableImage, ServiceDep
 from ..errors import status_for
-from ..service import Service
+from ..service import PendingUpload, Service
 from .views import image_view
 
 router = APIRouter(prefix="/v1/images", tags=["images"])
@@ -23,57 +25,101 @@ _MEDIA_TYPES = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp", 
                 "BMP": "image/bmp", "TIFF": "image/tiff"}
 
 
-@router.post("", status_code=201, dependencies=[CanWrite])
+@router.post("", status_code=201, dependencies=[CanWrite], responses={
+    200: {"description": "Every file was stored already (same content): nothing new."},
+    409: {"description": "The only file is stored already with another label (the label is not changed)."},
+})
 def upload_images(
     service: ServiceDep,
     files: Annotated[list[UploadFile], File(description="One or more image files.")],
-    labels: Annotated[list[str], Form(description="One label for all files, or one per file.")] = [],  # noqa: B006
+    labels: Annotated[list[str], Form(description=f"One label for all files, or one per file; up to "
+                                                  f"{MAX_LABEL_CHARS} characters, no control characters.")] = [],  # noqa: B006
 ) -> JSONResponse:
     """Add images to the collection. Each file is stored whole or not at all; the answer
-    lists the ids of stored files and an error for each refused one."""
+    lists the stored files (`new`: false when the same content was stored already) and an
+    error for each refused one. 201 when something new was stored, 200 when all of it was
+    there already; a file stored already under another label is refused with 409 (its label
+    stays what it was, as the answer says)."""
     limit = service.config.max_files_per_request
     if len(files) > limit:
         raise HTTPException(413, f"{len(files)} files in one request; the limit is {limit}")
     if len(labels) not in (0, 1, len(files)):
         raise HTTPException(422, "give one label for all files or one label per file")
-    kept: list[tuple[str, Path, str | None]] = []
+    for label in labels:
+        _check_label(label)
+    pending: list[tuple[str, PendingUpload, str | None]] = []
     errors: list[dict[str, Any]] = []
-    for number, upload in enumerate(files):
-        name = upload.filename or f"file {number + 1}"
-        label = labels[number] if len(labels) == len(files) else (labels[0] if labels else None)
-        try:
-            kept.append((name, _keep(service, upload, name), label or None))
-        except DecodeError as error:
-            errors.append({"filename": name, "status": status_for(error), "error": error.reason})
-    stored = _index_kept(service, kept)
-    status = 201 if stored or not errors else errors[0]["status"]
+    try:
+        for number, upload in enumerate(files):
+            name = upload.filename or f"file {number + 1}"
+            label = labels[number] if len(labels) == len(files) else (labels[0] if labels else None)
+            try:
+                pending.append((name, _check(service, upload, name), label or None))
+            except DecodeError as error:
+                errors.append({"filename": name, "status": status_for(error), "error": error.reason})
+        stored, conflicts = _store_pending(service, pending)
+    finally:
+        for _, upload_file, _ in pending:
+            upload_file.discard()
+    errors += conflicts
+    if any(image["new"] for image in stored):
+        status = 201
+    else:
+        status = 200 if stored or not errors else errors[0]["status"]
     return JSONResponse({"images": stored, "errors": errors}, status_code=status)
 
 
-def _keep(service: Service, upload: UploadFile, name: str) -> Path:
+def _check_label(label: str) -> None:
+    if len(label) > MAX_LABEL_CHARS:
+        raise HTTPException(422, f"label of {len(label):,} characters; the limit is {MAX_LABEL_CHARS}")
+    if any(unicodedata.category(char) in ("Cc", "Zl", "Zp") for char in label):
+        raise HTTPException(422, f"label {label[:40]!r} holds control characters (line breaks, escapes); "
+                                 "give plain text")
+
+
+def _check(service: Service, upload: UploadFile, name: str) -> PendingUpload:
     limit = service.config.max_file_bytes
     data = upload.file.read(limit + 1)
     if len(data) > limit:
         raise ImageTooLarge(name, len(data), limit, unit="bytes")
-    return service.keep_upload(data, name)
+    return service.check_upload(data, name)
 
 
-def _index_kept(service: Service, kept: list[tuple[str, Path, str | None]]) -> list[dict[str, Any]]:
-    if not kept:
-        return []
-    labels = {str(path.resolve()): label for _, path, label in kept}
-    names = {str(path.resolve()): Path(name).name for name, path, _ in kept}  # a name, never a path
+def _store_pending(
+    service: Service, pending: list[tuple[str, PendingUpload, str | None]]
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Under one hold of the write lock: refuse relabelling, rename the files into place,
+    add them to the collection. (stored images, conflicts)."""
+    if not pending:
+        return [], []
+    conflicts: list[dict[str, Any]] = []
     with service.lock.writing():
-        known = {str(path.resolve()) for _, path, _ in kept if service.collection.store.path_state(str(path.resolve()))}
-        service.collection.add([path for _, path, _ in kept], labels=labels, names=names)
         store = service.collection.store
+        kept: list[tuple[str, Path, str | None]] = []
+        for name, upload, label in pending:
+            existing = store.image_id_for_sha256(upload.sha256)
+            record = service.collection.get(existing) if existing is not None else None
+            if record is not None and label is not None and record.label != label:
+                stored_as = f"label {record.label!r}" if record.label else "no label"
+                conflicts.append({"filename": name, "status": 409, "error": (
+                    f"already stored as image {record.id} with {stored_as}; uploading it again does not "
+                    f"change its label (delete it and upload it again to relabel it)")})
+                continue
+            kept.append((name, upload.keep(), label))
+        if not kept:
+            return [], conflicts
+        resolved = [str(path.resolve()) for _, path, _ in kept]
+        labels = {path: label for path, (_, _, label) in zip(resolved, kept)}
+        names = {path: Path(name).name for path, (name, _, _) in zip(resolved, kept)}  # a name, never a path
+        known = {path for path in resolved if store.path_state(path)}
+        service.collection.add([path for _, path, _ in kept], labels=labels, names=names)
         stored = []
-        for name, path, _ in kept:
-            state = store.path_state(str(path.resolve()))
+        for path, (name, _, _) in zip(resolved, kept):
+            state = store.path_state(path)
             if state is not None:
-                stored.append({"filename": name, "new": str(path.resolve()) not in known,
+                stored.append({"filename": name, "new": path not in known,
                                **image_view(service.collection.get(state[0]), service.sign_url)})
-    return stored
+    return stored, conflicts
 
 
 @router.get("", dependencies=[CanRead])
@@ -89,26 +135,22 @@ def list_images(
 
 
 @router.get("/{image_id}", dependencies=[CanRead])
-def get_image(service: ServiceDep, image_id: int) -> dict[str, Any]:
+def get_image(service: ServiceDep, image_id: ImageId) -> dict[str, Any]:
     with service.lock.reading():
         return image_view(service.collection.get(image_id), service.sign_url)
 
 
-@router.get("/{image_id}/file", dependencies=[CanReadImage], response_class=FileResponse)
-def get_image_file(service: ServiceDep, image_id: int) -> FileResponse:
-    with service.lock.reading():
-        record = service.collection.get(image_id)
+@router.get("/{image_id}/file", response_class=FileResponse)
+def get_image_file(record: ReadableImage) -> FileResponse:
     path = _existing_path(record.paths)
     return FileResponse(path, media_type=_MEDIA_TYPES.get(record.format, "application/octet-stream"))
 
 
-@router.get("/{image_id}/thumbnail", dependencies=[CanReadImage], response_class=Response)
+@router.get("/{image_id}/thumbnail", response_class=Response)
 def get_thumbnail(
-    service: ServiceDep, image_id: int, size: Annotated[int, Query(ge=16, le=1024)] = 256
+    service: ServiceDep, record: ReadableImage, size: Annotated[int, Query(ge=16, le=1024)] = 256
 ) -> Response:
     """A JPEG no larger than size x size."""
-    with service.lock.reading():
-        record = service.collection.get(image_id)
     image = load_image(_existing_path(record.paths), min_side=size,
                        max_pixels=service.config.settings.max_pixels).image
     image.thumbnail((size, size), Image.Resampling.LANCZOS)
@@ -119,13 +161,11 @@ def get_thumbnail(
 
 
 @router.delete("/{image_id}", status_code=204, dependencies=[CanWrite])
-def delete_image(service: ServiceDep, image_id: int) -> Response:
-    with service.lock.writing():
+def delete_image(service: ServiceDep, image_id: ImageId) -> Response:
+    with service.lock.writing():  # the catalog and our copy of the file go together
         record = service.collection.get(image_id)
         service.collection.remove([image_id])
-    for path in record.paths:
-        if Path(path).is_relative_to(service.upload_dir.resolve()):
-            Path(path).unlink(missing_ok=True)  # our own copy of an upload
+        service.forget_upload_files(record.paths)
     return Response(status_code=204)
 
 

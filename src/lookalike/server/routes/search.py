@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field, ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from ...api import compare
+from ..config import MAX_IMAGE_ID, SEARCH_FILES
 from ..deps import CanRead, ServiceDep
 from ..service import Service
 from .images import _existing_path
@@ -19,7 +20,7 @@ router = APIRouter(prefix="/v1", tags=["search"])
 
 
 class SearchOptions(BaseModel):
-    id: int | None = Field(None, description="Search with a stored image instead of an upload.")
+    id: int | None = Field(None, ge=0, le=MAX_IMAGE_ID, description="Search with a stored image instead of an upload.")
     k: int = Field(10, ge=1, le=1000)
     min_score: float = Field(0.0, ge=0.0, le=1.0)
 
@@ -70,7 +71,7 @@ async def _read_search_request(request: Request, service: Service) -> tuple[byte
             if options.id is None:
                 raise HTTPException(422, "give an image file (multipart 'file') or a stored image's 'id'")
             return options.id, options
-        form = await request.form(max_files=1)
+        form = await request.form(max_files=SEARCH_FILES)
         upload = form.get("file")
         if not isinstance(upload, UploadFile) and not hasattr(upload, "read"):
             raise HTTPException(422, "multipart field 'file' with an image is required")

@@ -8,12 +8,16 @@ from typing import Any, Callable
 from ...records import ImageRecord, Match
 
 
-def _unsigned(url: str) -> str:
+Signer = Callable[[str, str], str]  # (url, the image's sha256) -> url, signed when reads need a key
+
+
+def _unsigned(url: str, sha256: str) -> str:
     return url
 
 
-def image_view(image: ImageRecord, sign: Callable[[str], str] = _unsigned) -> dict[str, Any]:
-    """`sign` adds a signature to the image URLs when reads need a key (an <img> cannot send one)."""
+def image_view(image: ImageRecord, sign: Signer = _unsigned) -> dict[str, Any]:
+    """`sign` adds a signature, bound to the image's content, to the image URLs when reads
+    need a key (an <img> cannot send one)."""
     return {
         "id": image.id,
         "label": image.label,
@@ -25,12 +29,12 @@ def image_view(image: ImageRecord, sign: Callable[[str], str] = _unsigned) -> di
         "added_at": image.added_at,
         "name": _display_name(image),
         "names": sorted({Path(p).name for p in image.paths if ".files/" not in p} | ({image.name} if image.name else set())),
-        "file_url": sign(f"/v1/images/{image.id}/file"),
-        "thumbnail_url": sign(f"/v1/images/{image.id}/thumbnail"),
+        "file_url": sign(f"/v1/images/{image.id}/file", image.sha256),
+        "thumbnail_url": sign(f"/v1/images/{image.id}/thumbnail", image.sha256),
     }
 
 
-def match_view(match: Match, sign: Callable[[str], str] = _unsigned) -> dict[str, Any]:
+def match_view(match: Match, sign: Signer = _unsigned) -> dict[str, Any]:
     data = match.to_dict()
     data.pop("path", None)
     data.pop("paths", None)

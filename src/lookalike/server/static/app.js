@@ -161,7 +161,9 @@ function showKeyState() {
 async function refreshStatus() {
   try {
     const health = await api('healthz');
-    $('#status').replaceChildren(plural(health.images, 'image'), el('span', { class: 'wide-only' }, ' in the collection'));
+    // Without a key a protected server only says it is up, not how big the collection is.
+    if (health.images === undefined) $('#status').textContent = 'Connected';
+    else $('#status').replaceChildren(plural(health.images, 'image'), el('span', { class: 'wide-only' }, ' in the collection'));
     $('#status').classList.remove('offline');
   } catch {
     $('#status').textContent = 'Server unreachable';
