@@ -14,7 +14,6 @@ TARGET_INDEX_P50_MS = 20.0
 TARGET_DUPLICATES_SECONDS = 15 * 60
 
 
-
 def targets(scale: dict[str, Any]) -> list[list[str]]:
     """[target, measured, met] rows."""
     latency, duplicates, store = scale["latency"], scale["duplicates"], scale["store"]
