@@ -77,7 +77,7 @@ bench-scale: $(VENV)/.test-installed
 # Long: trains siamese / autoencoder / texture models on Fashion-MNIST and real photos and
 # rewrites the before/after table in docs/training.md.
 bench-train: $(VENV)/.test-installed test-data
-	$(BIN)/python -m bench.train_benchmark
+	$(BIN)/python -m bench.train
 
 clean:
 	rm -rf $(VENV) $(DEMO) .pytest_cache

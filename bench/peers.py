@@ -25,8 +25,6 @@ from __future__ import annotations
 
 import hashlib
 import multiprocessing
-import sys
-import types
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from functools import partial
@@ -38,6 +36,8 @@ import numpy as np
 from PIL import Image
 
 from lookalike import Collection, Settings
+
+from .imagededup_hashing import without_torch as imagededup_without_torch
 
 Ranking = list[tuple[int, float]]
 
@@ -131,23 +131,6 @@ class Encoder:
     in_workers: bool
 
 
-def import_imagededup_hashing() -> types.ModuleType:
-    """imagededup's hashing methods, without torch.
-
-    `imagededup.methods` and `imagededup.utils` import their CNN modules on import, and those
-    import torch, which we deliberately do not install (the hashing methods need none of it).
-    Empty stand-ins for those two modules, holding the one name each package imports from
-    them, let the hashing module load unchanged."""
-    for module, attribute in (("imagededup.methods.cnn", "CNN"), ("imagededup.utils.models", "CustomModel")):
-        if module not in sys.modules:
-            stand_in = types.ModuleType(module)
-            setattr(stand_in, attribute, None)
-            sys.modules[module] = stand_in
-    from imagededup.methods import hashing
-
-    return hashing
-
-
 def imagehash_bits(function: str, images: list[Image.Image]) -> np.ndarray:
     import imagehash
 
@@ -156,7 +139,7 @@ def imagehash_bits(function: str, images: list[Image.Image]) -> np.ndarray:
 
 
 def imagededup_bits(method: str, images: list[Image.Image]) -> np.ndarray:
-    hasher = getattr(import_imagededup_hashing(), method)(verbose=False)
+    hasher = getattr(imagededup_without_torch(), method)(verbose=False)
     hexes = [hasher.encode_image(image_array=np.asarray(image)) for image in images]
     return np.stack([np.unpackbits(np.frombuffer(bytes.fromhex(h), dtype=np.uint8)) for h in hexes])
 

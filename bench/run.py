@@ -15,14 +15,15 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
 
-from bench import quality, speed
 from bench.machine import machine_line
+from bench.quality import benchmark as quality
+from bench.speed import benchmark as speed
 
 PARTS: dict[str, Callable[..., str]] = {"quality": quality.run, "speed": speed.run}
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small subsets, for a smoke run")
     parser.add_argument("--only", action="append", choices=list(PARTS),
                         help="measure only this part (repeatable); the others keep their last section")

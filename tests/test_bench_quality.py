@@ -40,7 +40,7 @@ BENCHMARKS = ("near_duplicates", "same_object", "fashion", "texture")
 
 @pytest.fixture(scope="module")
 def quick_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, dict, Path]:
-    from bench import quality
+    from bench.quality import benchmark as quality
 
     root = tmp_path_factory.mktemp("bench")
     markdown = quality.run(root / "data", root / "docs", quick=True)
@@ -143,7 +143,7 @@ def test_markdown_has_every_table_and_its_plots(quick_run):
 
 
 def test_the_page_says_where_lookalike_is_behind(quick_run, tmp_path):
-    from bench.quality_report import quality_section
+    from bench.quality.report import quality_section
 
     _, results, _ = quick_run
     worse = copy.deepcopy(results)

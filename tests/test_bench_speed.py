@@ -12,12 +12,14 @@ from pathlib import Path
 import pytest
 
 try:
-    from bench import scale, speed
-    from bench.speed_images import photo_sources
+    from bench.scale import tasks as scale
+    from bench.speed import benchmark as speed
+    from bench.timing.images import photo_sources
 except ModuleNotFoundError:  # `pytest` run without the repository root on sys.path (`python -m pytest` has it)
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-    from bench import scale, speed
-    from bench.speed_images import photo_sources
+    from bench.scale import tasks as scale
+    from bench.speed import benchmark as speed
+    from bench.timing.images import photo_sources
 
 MISSING_EXTRAS = [name for name in ("imagehash", "imagededup", "matplotlib", "psutil", "scipy")
                   if importlib.util.find_spec(name) is None]

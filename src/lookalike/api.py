@@ -25,6 +25,7 @@ from .scan import FileRecord, look_at
 from .search import compare as compare_images
 from .search import search
 from .settings import Settings
+from .stats import DuplicateStats, SearchStats
 from .store import open_store
 
 
@@ -101,16 +102,18 @@ class Collection:
         return remove(self.store, keys)
 
     def search(
-        self, image: ImageSource, k: int = 10, min_score: float = 0.0, rerank: Sequence[str] | None = None
+        self, image: ImageSource, k: int = 10, min_score: float = 0.0, rerank: Sequence[str] | None = None,
+        stats: SearchStats | None = None,
     ) -> list[Match]:
-        """Best matches first; `rerank` names second-stage re-rankers (`lookalike.rerank`)."""
-        return search(self.store, image, k=k, min_score=min_score, rerank=rerank)
+        """Best matches first; `rerank` names second-stage re-rankers (`lookalike.rerank`);
+        `stats` is filled with where the time went (`lookalike.stats`)."""
+        return search(self.store, image, k=k, min_score=min_score, rerank=rerank, stats=stats)
 
     def compare(self, first: ImageSource, second: ImageSource) -> Comparison:
         return compare_images(self.settings, first, second, self.store.specs)
 
-    def duplicates(self, min_score: float | None = None) -> list[DuplicateGroup]:
-        return find_duplicates(self.store, min_score)
+    def duplicates(self, min_score: float | None = None, stats: DuplicateStats | None = None) -> list[DuplicateGroup]:
+        return find_duplicates(self.store, min_score, stats=stats)
 
     def neighbors(self, k: int = 20, ids: Sequence[int] | None = None) -> Iterator[Neighbours]:
         """Each image's k nearest neighbours (all images, or just `ids`), streamed."""

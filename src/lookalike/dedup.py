@@ -27,6 +27,7 @@ import numpy as np
 from .features.base import FeatureSpec, pair_similarity
 from .records import DuplicateGroup, Neighbour, Neighbours
 from .scoring import COPY_WEIGHT, fuse, raw_for_calibrated
+from .stats import DuplicateStats, timed
 from .store import Store
 
 QUERY_BATCH = 4096
@@ -44,19 +45,20 @@ MAX_GROUP_FOR_ALL_PAIRS = 200
 
 
 def find_duplicates(
-    store: Store, min_score: float | None = None, *, exhaustive: bool = False
+    store: Store, min_score: float | None = None, *, exhaustive: bool = False, stats: DuplicateStats | None = None
 ) -> list[DuplicateGroup]:
     """Groups of near-duplicates, largest first. Byte-identical files are one image with
     several paths; such an image is a group by itself (weakest link 1.0) unless it joins
-    a larger one. `exhaustive`: every pair within reach (range searches), not the scan."""
+    a larger one. `exhaustive`: every pair within reach (range searches), not the scan.
+    `stats`: filled with the candidate pairs, the pairs scored and the time each took."""
     threshold = store.settings.min_near_duplicate_score if min_score is None else min_score
-    kept, kept_scores = _linked_pairs(store, threshold, exhaustive)
+    kept, kept_scores = _linked_pairs(store, threshold, exhaustive, stats)
     groups = _connected_components(kept)
     grouped = {image_id for members in groups for image_id in members}
     copies = [[i] for i in store.images_with_several_paths() if i not in grouped]
     records = store.images([i for members in groups + copies for i in members])
     result = [DuplicateGroup((records[i],), 1.0) for (i,) in copies]
-    for members, weakest in zip(groups, _weakest_links(store, groups, kept, kept_scores)):
+    for members, weakest in zip(groups, _weakest_links(store, groups, kept, kept_scores, stats)):
         result.append(DuplicateGroup(tuple(records[i] for i in members), weakest))
     result.sort(key=lambda g: (-sum(len(i.paths) for i in g.images), g.images[0].id))
     return result
@@ -136,20 +138,49 @@ def _ranked_neighbours(
         )
 
 
-def _linked_pairs(store: Store, threshold: float, exhaustive: bool) -> tuple[np.ndarray, np.ndarray]:
+def _linked_pairs(
+    store: Store, threshold: float, exhaustive: bool, stats: DuplicateStats | None
+) -> tuple[np.ndarray, np.ndarray]:
     """(unique (i < j) pairs scoring at or above `threshold`, their scores), found a chunk
     of candidates at a time, so only the kept pairs accumulate."""
     level = reach_level(store, threshold)
     held = HeldVectors(store)
     kept, kept_scores = [np.empty((0, 2), dtype=np.int64)], [np.empty(0)]
-    for pairs, reported in _candidate_pairs(store, level, exhaustive):
+    for pairs, reported in _counted(_candidate_pairs(store, level, exhaustive), stats):
         pairs = pairs[held.upper_bound(store, pairs, reported, level) >= threshold - 1e-9]
         if len(pairs):
-            scores = score_pairs(store, pairs, held=held)
+            scores = _timed_scores(store, pairs, held, stats)
             kept.append(pairs[scores >= threshold])
             kept_scores.append(scores[scores >= threshold])
     pairs, first = np.unique(np.concatenate(kept), axis=0, return_index=True)
     return pairs.reshape(-1, 2), np.concatenate(kept_scores)[first]
+
+
+def _timed_scores(
+    store: Store, pairs: np.ndarray, held: "HeldVectors | None", stats: DuplicateStats | None
+) -> np.ndarray:
+    """`score_pairs`, its time and pairs added to `stats`."""
+    with timed(stats, "scoring"):
+        scores = score_pairs(store, pairs, held=held)
+    if stats is not None:
+        stats.scored_pairs += len(pairs)
+    return scores
+
+
+def _counted(
+    chunks: Iterator[tuple[np.ndarray, dict[str, np.ndarray]]], stats: DuplicateStats | None
+) -> Iterator[tuple[np.ndarray, dict[str, np.ndarray]]]:
+    """The candidate chunks, their pairs and the time spent making them added to `stats`."""
+    if stats is None:
+        yield from chunks
+        return
+    while True:
+        with timed(stats, "candidates"):
+            chunk = next(chunks, None)
+        if chunk is None:
+            return
+        stats.candidate_pairs += len(chunk[0])
+        yield chunk
 
 
 def _candidate_pairs(
@@ -245,12 +276,14 @@ def _connected_components(pairs: np.ndarray) -> list[list[int]]:
     return [sorted(members) for members in groups.values()]
 
 
-def _weakest_links(store: Store, groups: list[list[int]], kept: np.ndarray, kept_scores: np.ndarray) -> list[float]:
+def _weakest_links(
+    store: Store, groups: list[list[int]], kept: np.ndarray, kept_scores: np.ndarray, stats: DuplicateStats | None
+) -> list[float]:
     """Each group's weakest pairwise score (all pairs scored at once), or for a group over
     MAX_GROUP_FOR_ALL_PAIRS the weakest link that joined it."""
     small = [members for members in groups if len(members) <= MAX_GROUP_FOR_ALL_PAIRS]
     pairs = [np.stack([np.asarray(m)[u] for u in np.triu_indices(len(m), k=1)], axis=1) for m in small]
-    scores = score_pairs(store, np.concatenate(pairs)) if pairs else np.empty(0)
+    scores = _timed_scores(store, np.concatenate(pairs), None, stats) if pairs else np.empty(0)
     weakest, start = {}, 0
     for members, part in zip(small, pairs):
         weakest[members[0]] = float(scores[start : start + len(part)].min())

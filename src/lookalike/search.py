@@ -26,6 +26,7 @@ from .records import Comparison, Match, Verdict
 from .rerank import KEYPOINTS_STAGE, get_rerankers
 from .scoring import fuse, hash_evidence, is_visually_identical, tier_of
 from .settings import Settings
+from .stats import SearchStats, timed
 from .store import Store
 from .threads import single_threaded_blas
 
@@ -33,38 +34,60 @@ MIN_CANDIDATES = 32
 
 
 def search(
-    store: Store, source: ImageSource, k: int = 10, min_score: float = 0.0, rerank: Sequence[str] | None = None
+    store: Store, source: ImageSource, k: int = 10, min_score: float = 0.0, rerank: Sequence[str] | None = None,
+    stats: SearchStats | None = None,
 ) -> list[Match]:
     """The k best matches for an image file or its bytes, best first. `rerank` names
-    second-stage re-rankers (default: `Settings.rerank`) run on the candidate list."""
+    second-stage re-rankers (default: `Settings.rerank`) run on the candidate list.
+    `stats`: filled with the time each stage took and the candidates (`lookalike.stats`)."""
     if k < 1:
         raise ValueError("k must be at least 1")
     with single_threaded_blas():
-        return _search(store, source, k, min_score, rerank)
+        return _search(store, source, k, min_score, rerank, stats)
 
 
-def _search(store: Store, source: ImageSource, k: int, min_score: float, rerank: Sequence[str] | None) -> list[Match]:
+def _search(store: Store, source: ImageSource, k: int, min_score: float, rerank: Sequence[str] | None,
+            stats: SearchStats | None) -> list[Match]:
     stages = get_rerankers(store.settings.rerank if rerank is None else rerank)
     side = max([needed_side(store.specs), *(stage.query_min_side for stage in stages)])
-    query = load_query(source, store.settings, side)
+    with timed(stats, "decode"):
+        query = load_query(source, store.settings, side)
     for stage in stages:
         stage.prepare(store, query)
-    upright = query_features(query, store.specs, turn_costly=store.settings.turn_queries == "always")
-    ids = _candidates(store, upright, k)
-    raw = _similarities(store, upright, ids)
-    features = upright
-    if not _settled(store, upright, raw, ids):
-        features = complete_features(query, upright, store.specs)
-        ids = sorted(set(ids) | set(_candidates(store, features, k, searched=upright)))
-        raw = _similarities(store, features, ids)
+    with timed(stats, "features"):
+        upright = query_features(query, store.specs, turn_costly=store.settings.turn_queries == "always")
+    with timed(stats, "candidates"):
+        ids = _candidates(store, upright, k)
+    with timed(stats, "scoring"):
+        raw = _similarities(store, upright, ids)
+    features, turned = upright, not _settled(store, upright, raw, ids)
+    if turned:
+        with timed(stats, "features"):
+            features = complete_features(query, upright, store.specs)
+        with timed(stats, "candidates"):
+            turned_ids = _candidates(store, features, k, searched=upright)
+        ids = sorted(set(ids) | set(turned_ids))
+        with timed(stats, "scoring"):
+            raw = _similarities(store, features, ids)
+    if stats is not None:
+        _count(stats, features, ids, turned)
     if not ids:
         return []
-    matches = _scored(store, features, ids, raw)
-    if any(stage.wants_parts(matches) for stage in stages) and part_specs(store):
-        matches = _with_parts(store, query, features, matches)
-    for stage in stages:
-        matches = stage.rerank(store, query, matches)
+    with timed(stats, "scoring"):
+        matches = _scored(store, features, ids, raw)
+        if any(stage.wants_parts(matches) for stage in stages) and part_specs(store):
+            matches = _with_parts(store, query, features, matches)
+    with timed(stats, "rerank"):
+        for stage in stages:
+            matches = stage.rerank(store, query, matches)
     return [m for m in matches[:k] if m.score >= min_score]
+
+
+def _count(stats: SearchStats, features: QueryFeatures, ids: list[int], turned: bool) -> None:
+    stats.searches += 1
+    stats.turned += turned
+    stats.candidates += len(ids)
+    stats.features = features
 
 
 def _with_parts(store: Store, query: QueryImage, features: QueryFeatures, matches: list[Match]) -> list[Match]:

@@ -1,9 +1,9 @@
-"""bench.quality's results as a Markdown section and PNG plots.
+"""bench.quality's results as a Markdown section (the plots: `bench.quality.plots`).
 
-Reads only the results dictionary `bench.quality.measure` returns (the same that goes to
-DATA/results/quality.json), so the page can be redrawn from the JSON without measuring:
+Reads only the results dictionary `bench.quality.benchmark.measure` returns (the same that
+goes to DATA/results/quality.json), so the page can be redrawn from the JSON without measuring:
 
-    python -m bench.quality_report [--data bench-data] [--docs docs]
+    python -m bench.quality.report [--data bench-data] [--docs docs]
 
 Every comparison sentence is written from the numbers: wherever a lookalike mode is behind
 a peer, the sentence says so, in bold.
@@ -14,129 +14,12 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
-OURS = "lookalike"
-KEYPOINTS = "lookalike-keypoints"
-SHIPPED = (OURS, KEYPOINTS)  # the modes a user runs; lookalike-hashes is an ablation
-TIE = 0.005  # differences below this are reported as ties
-PLOT_DPI = 110
-
-
-def method_names(results: dict) -> list[str]:
-    return [method["name"] for method in results["methods"]]
-
-
-def peer_names(results: dict) -> list[str]:
-    return [name for name in method_names(results) if not name.startswith(OURS)]
-
-
-def edit_order(results: dict) -> list[str]:
-    return list(results["size"]["edits"])
-
-
-# --- plots -------------------------------------------------------------------------------------
-
-
-def quality_plots(results: dict, docs_dir: Path) -> dict[str, str]:
-    """Write the PNGs under DOCS/img; returns their paths relative to DOCS, by name."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    img = docs_dir / "img"
-    img.mkdir(parents=True, exist_ok=True)
-    plots = {
-        "per_edit": plot_per_edit(results, img / "quality-near-duplicates-per-edit.png"),
-        "copy_threshold": plot_copy_curves(results, img / "quality-copy-threshold.png"),
-        "summary": plot_summary(results, img / "quality-summary.png"),
-    }
-    return {name: path.relative_to(docs_dir).as_posix() for name, path in plots.items()}
-
-
-def plot_per_edit(results: dict, path: Path) -> Path:
-    import matplotlib.pyplot as plt
-
-    names, edits = method_names(results), edit_order(results)
-    grid = np.array([[results["near_duplicates"][m]["recall_at_1_by_edit"][e] for m in names] for e in edits])
-    figure, axes = plt.subplots(figsize=(1.5 + 0.75 * len(names), 1.2 + 0.32 * len(edits)))
-    axes.imshow(grid, cmap="RdYlGn", vmin=0, vmax=1, aspect="auto")
-    axes.set_xticks(range(len(names)), names, rotation=45, ha="right")
-    axes.set_yticks(range(len(edits)), edits)
-    for (row, column), value in np.ndenumerate(grid):
-        axes.text(column, row, f"{value:.2f}", ha="center", va="center", fontsize=7)
-    axes.set_title("Near-duplicates: recall@1 per edit (1 = the original ranked first for every query)")
-    return save_figure(figure, path)
-
-
-def plot_copy_curves(results: dict, path: Path) -> Path:
-    """Precision-recall of "copy if score >= t" for lookalike and the best method of each family."""
-    import matplotlib.pyplot as plt
-
-    near = results["near_duplicates"]
-    figure, axes = plt.subplots(figsize=(7, 5))
-    for name in plotted_methods(results):
-        curve, best = near[name]["curve"], near[name]["best_f1"]
-        line, = axes.plot(curve["recall"], curve["precision"], label=f"{name} (best F1 {best['f1']:.3f})",
-                          linewidth=2.5 if name in SHIPPED else 1.2)
-        axes.plot([best["recall"]], [best["precision"]], "o", color=line.get_color())
-        own = near[name]["own_threshold"]
-        if own:
-            axes.plot([own["recall"]], [own["precision"]], "x", color=line.get_color(), markersize=9)
-    axes.set_xlabel("recall (copies found)")
-    axes.set_ylabel("precision (of results called copies)")
-    axes.set_xlim(0, 1.02)
-    axes.set_ylim(0, 1.02)
-    axes.set_title("Copy or not, one global threshold: o = best F1, x = the method's own threshold", fontsize=10)
-    axes.legend(loc="lower left", fontsize=8)
-    return save_figure(figure, path)
-
-
-def plotted_methods(results: dict) -> list[str]:
-    """lookalike's modes and the best-F1 method of each peer family."""
-    near = results["near_duplicates"]
-    chosen = [name for name in method_names(results) if name.startswith(OURS)]
-    for prefix in ("IH-", "idd-", "CNN-"):
-        family = [name for name in method_names(results) if name.startswith(prefix)]
-        chosen.append(max(family, key=lambda name: near[name]["best_f1"]["f1"]))
-    return chosen
-
-
-def plot_summary(results: dict, path: Path) -> Path:
-    import matplotlib.pyplot as plt
-
-    names = method_names(results)
-    panels = [(title, [metric(results, name) for name in names]) for title, metric in summary_metrics()]
-    figure, axes = plt.subplots(len(panels), 1, figsize=(10, 2.3 * len(panels)), sharex=True)
-    for axis, (title, values) in zip(axes, panels):
-        colours = ["tab:green" if name.startswith(OURS) else "tab:gray" for name in names]
-        axis.bar(range(len(names)), values, color=colours)
-        axis.set_ylim(0, 1.15)
-        axis.set_title(title, fontsize=10)
-        for x, value in enumerate(values):
-            axis.text(x, value + 0.02, f"{value:.2f}", ha="center", fontsize=7)
-    axes[-1].set_xticks(range(len(names)), names, rotation=45, ha="right")
-    return save_figure(figure, path)
-
-
-def summary_metrics() -> list[tuple[str, Callable[[dict, str], float]]]:
-    return [
-        ("Near-duplicates: mAP", lambda r, m: r["near_duplicates"][m]["map"]),
-        ("Copy verification: best F1 of one global threshold", lambda r, m: r["near_duplicates"][m]["best_f1"]["f1"]),
-        ("Same object, another view: recall@1", lambda r, m: r["same_object"][m]["recall_at"]["1"]),
-        ("Fashion-MNIST: mAP@10", lambda r, m: r["fashion"][m]["map_at_10"]),
-        ("Texture patches: mAP", lambda r, m: r["texture"][m]["map"]),
-    ]
-
-
-def save_figure(figure, path: Path) -> Path:
-    import matplotlib.pyplot as plt
-
-    figure.tight_layout()
-    figure.savefig(path, dpi=PLOT_DPI)
-    plt.close(figure)
-    return path
+from ..markdown import table
+from .names import KEYPOINTS, OURS, SHIPPED, TIE, edit_order, method_names, peer_names
+from .plots import quality_plots
 
 
 # --- the Markdown section ----------------------------------------------------------------------
@@ -174,7 +57,7 @@ def intro(results: dict) -> str:
         f"Same object: {2 * size['n_pairs']} queries, one per image of {size['n_pairs']} pairs, in that gallery. "
         f"Fashion-MNIST: {size['n_fashion_queries']} queries spread over a gallery of the first "
         f"{size['n_fashion']} of the 10,000 test images. Texture: {size['n_texture_patches']} patches of "
-        f"{size['textures']} textures, every third one turned by 30-90 degrees. Data: `bench/data.py`; raw numbers: "
+        f"{size['textures']} textures, every third one turned by 30-90 degrees. Data: `bench/data/`; raw numbers: "
         "`results/quality.json` in the data folder."
     )
 
@@ -329,7 +212,7 @@ def texture_section(results: dict) -> str:
         "Hits are the other patches of the query's texture (brick, grass, gravel, meadow, wood, moss, facade, "
         "cups, leaf); the turned patches test the rotation-invariant LBP features. The texture re-ranking stage "
         "(`--rerank texture`) is not in this table: it is a classifier trained on a collection's labels, so it "
-        "can only be measured on images it did not train on; `bench/train_benchmark.py` does that on these same "
+        "can only be measured on images it did not train on; `bench/train/` does that on these same "
         "patches (and on harder grey and tea-heap sets), see [the texture re-ranker benchmark](training.md#benchmark).",
         names, columns, peer_names(results))
 
@@ -408,14 +291,8 @@ def bold_if_best(values: dict[str, float], name: str, digits: int) -> str:
     return f"**{text}**" if round(value, digits) == round(best, digits) else text
 
 
-def table(header: list[str], rows: list[list[str]]) -> str:
-    lines = ["| " + " | ".join(header) + " |", "|" + "|".join(["---"] * len(header)) + "|"]
-    lines += ["| " + " | ".join(row) + " |" for row in rows]
-    return "\n".join(lines)
-
-
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="redraw the quality section and plots from quality.json")
+    parser = argparse.ArgumentParser(prog="python -m bench.quality.report", description="redraw the quality section and plots from quality.json")
     parser.add_argument("--data", type=Path, default=Path("bench-data"))
     parser.add_argument("--docs", type=Path, default=Path("docs"))
     args = parser.parse_args(argv)

@@ -24,132 +24,37 @@ Every method (bench.peers) runs on the same files (bench.data) in the same run:
 
 lookalike runs as shipped, with `--rerank keypoints` and with its hashes alone. Metrics come
 from `lookalike.evaluation`, so they are computed the way `lookalike` computes them. Raw
-numbers go to DATA/results/quality.json; `bench.quality_report` turns them into the Markdown
-section and the plots under DOCS/img.
+numbers go to DATA/results/quality.json; `bench.quality.report` and `bench.quality.plots`
+turn them into the Markdown section and the plots under DOCS/img.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
-import random
 import sys
 import tempfile
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Callable
 
 import numpy as np
 
-from lookalike.evaluation import ThresholdCurve, ranking_scores, threshold_curve
+from .. import data
+from ..peers import Encodings, Method, Ranking, all_methods, peer_encoders
+from ..results import write_json
+from .metrics import (fashion_metrics, index_recall, near_duplicate_metrics, same_object_metrics,
+                      texture_metrics)
+from .names import KEYPOINTS, OURS, TIE
+from .plots import quality_plots
+from .report import quality_section
+from .suites import (FASHION_DEPTH, NEAR_DUPLICATE_DEPTH, SAME_OBJECT_DEPTH, Suite, Task, fashion_suite,
+                     photo_suite, texture_suite)
 
-from . import data
-from .peers import Encodings, Method, Ranking, all_methods, peer_encoders
-from .quality_report import KEYPOINTS, OURS, TIE, quality_plots, quality_section
-
-SHUFFLE_SEED = 7
-NEAR_DUPLICATE_DEPTH = 20  # results kept per near-duplicate query: mAP counts later ranks as misses
-SAME_OBJECT_DEPTH = 10
-FASHION_DEPTH = 10
 HALF_CROP_GOAL = 0.95  # recall@1 on crops keeping half the picture, anywhere
 VIEWPOINT_GOAL = 0.8  # recall@1 on the same object photographed from elsewhere
 
 Rankings = dict[str, list[Ranking]]  # method name -> one ranking per query
-
-
-# --- what is measured --------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Task:
-    """Queries against a gallery, and which gallery positions are hits for each."""
-
-    name: str
-    queries: list[Path]
-    relevant: list[frozenset[int]]
-    groups: list[str]  # per query: its edit, pair or texture, for breakdowns
-    itself: list[int | None]  # the query's own gallery position, dropped from its ranking
-    depth: int
-
-
-@dataclass(frozen=True)
-class Suite:
-    """One gallery, indexed once per method, and the tasks that query it."""
-
-    name: str
-    gallery: list[Path]
-    tasks: list[Task]
-
-    @property
-    def files(self) -> list[Path]:
-        return self.gallery + [query for task in self.tasks for query in task.queries]
-
-
-def shuffled(paths: Sequence[Path]) -> list[Path]:
-    """A fixed shuffle: methods that tie (equal Hamming distances) keep gallery order, which
-    must not favour the right answer."""
-    result = list(paths)
-    random.Random(SHUFFLE_SEED).shuffle(result)
-    return result
-
-
-def photo_suite(dataset: data.Dataset) -> Suite:
-    pair_files = [path for pair in dataset.pairs for path in pair]
-    gallery = shuffled(dataset.sources + pair_files + dataset.distractors)
-    position = {path: i for i, path in enumerate(gallery)}
-    near_duplicates = Task(
-        "near_duplicates",
-        queries=[copy.path for copy in dataset.queries],
-        relevant=[frozenset({position[copy.source]}) for copy in dataset.queries],
-        groups=[copy.edit for copy in dataset.queries],
-        itself=[None] * len(dataset.queries),
-        depth=NEAR_DUPLICATE_DEPTH,
-    )
-    ordered = [(first, second) for first, second in dataset.pairs] + [(b, a) for a, b in dataset.pairs]
-    same_object = Task(
-        "same_object",
-        queries=[query for query, _ in ordered],
-        relevant=[frozenset({position[partner]}) for _, partner in ordered],
-        groups=[query.stem.rsplit("-", 1)[0] for query, _ in ordered],
-        itself=[position[query] for query, _ in ordered],
-        depth=SAME_OBJECT_DEPTH,
-    )
-    return Suite("photos", gallery, [near_duplicates, same_object])
-
-
-def labelled_task(name: str, gallery: list[Path], label_of: dict[Path, str], queries: list[Path],
-                  depth: int, group_of: Callable[[Path], str]) -> Task:
-    """Queries taken from the gallery itself; hits = the other gallery items with its label."""
-    position = {path: i for i, path in enumerate(gallery)}
-    by_label: dict[str, set[int]] = {}
-    for path in gallery:
-        by_label.setdefault(label_of[path], set()).add(position[path])
-    return Task(
-        name,
-        queries=queries,
-        relevant=[frozenset(by_label[label_of[query]] - {position[query]}) for query in queries],
-        groups=[group_of(query) for query in queries],
-        itself=[position[query] for query in queries],
-        depth=depth,
-    )
-
-
-def fashion_suite(dataset: data.Dataset) -> Suite:
-    label_of = {item.path: item.label for item in dataset.fashion}
-    queries = data.pick_evenly([item.path for item in dataset.fashion], dataset.size.fashion_queries)
-    gallery = shuffled(list(label_of))
-    task = labelled_task("fashion", gallery, label_of, queries, FASHION_DEPTH, lambda path: label_of[path])
-    return Suite("fashion", gallery, [task])
-
-
-def texture_suite(dataset: data.Dataset) -> Suite:
-    label_of = {patch.path: patch.texture for patch in dataset.texture}
-    turned = {patch.path for patch in dataset.texture if patch.angle}
-    gallery = shuffled(list(label_of))
-    task = labelled_task("texture", gallery, label_of, list(label_of), len(gallery),
-                         lambda path: "turned" if path in turned else "upright")
-    return Suite("texture", gallery, [task])
 
 
 # --- running the methods -----------------------------------------------------------------------
@@ -172,96 +77,6 @@ def run_suite(suite: Suite, methods: list[Method]) -> dict[str, Rankings]:
         log(f"quality: {suite.name}: {method.name}: index {indexed - started:.0f} s, "
             f"search {time.perf_counter() - indexed:.0f} s")
     return results
-
-
-def hits(task: Task, rankings: list[Ranking]) -> list[list[bool]]:
-    return [[pos in relevant for pos, _ in ranking] for ranking, relevant in zip(rankings, task.relevant)]
-
-
-def by_group(task: Task, values: Sequence[float]) -> dict[str, float]:
-    groups: dict[str, list[float]] = {}
-    for group, value in zip(task.groups, values):
-        groups.setdefault(group, []).append(value)
-    return {group: float(np.mean(group_values)) for group, group_values in groups.items()}
-
-
-# --- metrics per benchmark ---------------------------------------------------------------------
-
-
-def near_duplicate_metrics(task: Task, rankings: list[Ranking], threshold: float | None) -> dict:
-    found = hits(task, rankings)
-    scores = ranking_scores(found, [1] * len(found), ks=(1, 10))
-    curve = copy_curve(found, rankings)
-    best_threshold, precision, recall, f1 = curve.best_f1()
-    return {
-        "recall_at_1_by_edit": by_group(task, [float(any(h[:1])) for h in found]),
-        "map": scores.map,
-        "recall_at_1": scores.recall_at[1],
-        "recall_at_10": scores.recall_at[10],
-        "best_f1": {"f1": f1, "threshold": best_threshold, "precision": precision, "recall": recall},
-        "own_threshold": None if threshold is None else {"threshold": threshold, **operating_point(curve, threshold)},
-        "curve": thinned_curve(curve),
-    }
-
-
-def thinned_curve(curve: ThresholdCurve, points: int = 300) -> dict[str, list[float]]:
-    """The precision-recall curve at most `points` thresholds apart, for the plot and the JSON."""
-    keep = np.unique(np.linspace(0, len(curve.thresholds) - 1, points).round().astype(int))
-    return {name: getattr(curve, name)[keep].round(5).tolist() for name in ("thresholds", "precision", "recall")}
-
-
-def copy_curve(found: list[list[bool]], rankings: list[Ranking]) -> ThresholdCurve:
-    """Copy verification over the scored results: every (query, result) pair is a copy or
-    not; a copy missing from the results can be found by no threshold (score -1)."""
-    scores = [score for ranking in rankings for _, score in ranking]
-    same = [hit for row in found for hit in row]
-    missed = sum(1 for row in found if not any(row))
-    return threshold_curve(scores + [-1.0] * missed, same + [True] * missed)
-
-
-def operating_point(curve: ThresholdCurve, threshold: float) -> dict[str, float]:
-    """Precision, recall and F1 of "copy if score >= threshold"."""
-    at_or_above = np.flatnonzero(curve.thresholds >= threshold - 1e-9)
-    if not len(at_or_above):
-        return {"precision": 1.0, "recall": 0.0, "f1": 0.0}
-    i = int(at_or_above[-1])
-    return {"precision": float(curve.precision[i]), "recall": float(curve.recall[i]), "f1": float(curve.f1[i])}
-
-
-def same_object_metrics(task: Task, rankings: list[Ranking]) -> dict:
-    found = hits(task, rankings)
-    scores = ranking_scores(found, [1] * len(found), ks=(1, 5, 10))
-    ranks = [next((i + 1 for i, hit in enumerate(row) if hit), None) for row in found]
-    return {
-        "recall_at": {str(k): v for k, v in scores.recall_at.items()},
-        "map": scores.map,
-        "partner_rank": {f"{group}:{task.queries[i].name}": rank for i, (group, rank) in
-                         enumerate(zip(task.groups, ranks))},
-    }
-
-
-def fashion_metrics(task: Task, rankings: list[Ranking]) -> dict:
-    scores = ranking_scores(hits(task, rankings), [len(r) for r in task.relevant], ks=(FASHION_DEPTH,))
-    return {"map_at_10": scores.map_at_10, "precision_at_10": scores.precision_at[FASHION_DEPTH]}
-
-
-def texture_metrics(task: Task, rankings: list[Ranking]) -> dict:
-    found = hits(task, rankings)
-    totals = [len(r) for r in task.relevant]
-    turned = [i for i, group in enumerate(task.groups) if group == "turned"]
-    return {
-        "map": ranking_scores(found, totals).map,
-        "map_turned_queries": ranking_scores([found[i] for i in turned], [totals[i] for i in turned]).map,
-        "precision_at_1": ranking_scores(found, totals, ks=(1,)).precision_at[1],
-    }
-
-
-def index_recall(reference: list[Ranking], approximate: list[Ranking], k: int) -> dict[str, float]:
-    """How many of the exact top-k an approximate search returns (recall@1 and @k)."""
-    at_k = [len({p for p, _ in a[:k]} & {p for p, _ in r[:k]}) / max(1, len(r[:k]))
-            for r, a in zip(reference, approximate)]
-    at_1 = [float(bool(a) and bool(r) and a[0][0] == r[0][0]) for r, a in zip(reference, approximate)]
-    return {"recall_at_1": float(np.mean(at_1)), f"recall_at_{k}": float(np.mean(at_k))}
 
 
 def lookalike_ivf_rankings(encodings: Encodings, task: Task, gallery: list[Path]) -> tuple[list[Ranking], str]:
@@ -402,23 +217,14 @@ def counts(dataset: data.Dataset) -> dict[str, int]:
     }
 
 
-def write_json(results: dict, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(results, indent=1, default=float))
-
-
 def log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="lookalike vs its peers: retrieval quality")
+    parser = argparse.ArgumentParser(prog="python -m bench.quality", description="lookalike vs its peers: retrieval quality")
     parser.add_argument("--quick", action="store_true", help="small subsets, for a smoke run")
     parser.add_argument("--data", type=Path, default=data.DEFAULT_DATA_DIR)
     parser.add_argument("--docs", type=Path, default=Path("docs"))
     args = parser.parse_args(argv)
     print(run(args.data, args.docs, quick=args.quick))
-
-
-if __name__ == "__main__":
-    main()

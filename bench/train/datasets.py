@@ -1,4 +1,4 @@
-"""Data for the training benchmark (`bench.train_benchmark`), from files that install offline.
+"""Data for the training benchmark (`bench.train`), from files that install offline.
 
 - Fashion-MNIST (Debian `dataset-fashion-mnist`), read straight from its IDX files: a
   subset of the train split to train on, a subset of the test split to measure on.
@@ -24,7 +24,7 @@ from PIL import Image, ImageDraw, ImageFilter, ImageOps
 
 from lookalike.train.data import ImageSet, from_images
 
-from . import data
+from .. import data
 
 HEAP_SIDE = 192
 HEAPS_PER_TEA = 10

@@ -8,12 +8,11 @@ import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
-if TYPE_CHECKING:
-    from .speed import Plan
+from .plan import Plan
 
 LARGE_SIZE = (4000, 3000)  # 12 MP, a phone camera's picture
 SMALL_SIZE = (640, 480)
@@ -21,7 +20,7 @@ WALLPAPER_GLOB = "/usr/share/wallpapers/*/contents/images/*"
 MATE_PHOTOS = Path("/usr/share/backgrounds/mate/nature")  # its other folders are flat graphics
 FASHION_MNIST = Path("/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz")
 MISSING_SOURCES = (
-    "bench.speed needs real photos: Debian's plasma-workspace-wallpapers and mate-backgrounds "
+    "the speed benchmark needs real photos: Debian's plasma-workspace-wallpapers and mate-backgrounds "
     "(as root: apt-get install plasma-workspace-wallpapers mate-backgrounds)"
 )
 # Edits applied to the query images (edited copies of stored pictures, as users search).
@@ -196,7 +195,7 @@ class ImageSets:
         return described
 
 
-def prepare_images(root: Path, plan: "Plan") -> ImageSets:
+def prepare_images(root: Path, plan: Plan) -> ImageSets:
     sources = photo_sources()
     if not sources:
         raise SystemExit(MISSING_SOURCES)

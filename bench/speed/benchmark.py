@@ -18,93 +18,44 @@ Measures, each method in a fresh child process so that its peak RSS is its own:
 - the one-machine figures of `bench.scale` (a million items) from the same stores.
 
 Raw numbers go to DATA/results/speed.json, plots to DOCS/bench/, and `run` returns the
-Markdown section for docs/benchmarks.md. The parts: speed_images (test images),
-speed_synthetic (synthetic stores), speed_tasks (child processes), speed_report (plots and
-Markdown), scale (a million items on one machine).
+Markdown section for docs/benchmarks.md. What is timed, and on what: `bench.timing`; the
+plots and the Markdown, from the results alone: `bench.speed.plots`, `bench.speed.report`.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import sys
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from . import scale
-from .speed_images import ImageSets, prepare_images
-from .speed_report import draw_plots, render
-from .speed_synthetic import HASH_FEATURES, ensure_store, hash_realism, remove_store
-from .speed_tasks import run_child
+from ..child_process import run_child
+from ..results import json_safe, write_json
+from ..scale import measure as scale
+from ..scale import report as scale_report
+from ..timing.duplicates import task_imagededup, task_lookalike_duplicates
+from ..timing.images import ImageSets, prepare_images
+from ..timing.indexing import index_photos, task_imagehash, task_onnx_batch
+from ..timing.latency import task_query_latency
+from ..timing.layout import real_dbs, store_path, stranger_photos
+from ..timing.log import log
+from ..timing.plan import FULL, HASH_FEATURES, QUICK, Plan
+from ..timing.stores import ensure_store
+from ..timing.synthetic import hash_realism
+from .plots import draw_plots
+from .report import render
 
-
-@dataclass(frozen=True)
-class Plan:
-    """How much of everything one run measures."""
-
-    large_images: int
-    small_images: int
-    mnist_images: int
-    queries: int
-    latency_sizes: tuple[int, ...]  # stored vectors for the query-latency runs
-    duplicates_sizes: tuple[int, ...]  # the last one is the issue's 100k
-    imagededup_sizes: tuple[int, ...]
-    onnx_seconds: float
-    centres: int
-    scale_size: int  # the one-machine collection (issue 6): a million items
-    group_recall_size: int  # where the duplicate scan is checked against every pair within reach
-    keypoints_size: int  # stored vectors for the latency run with the keypoint stage (crops issue: 100k)
-
-    @property
-    def store_sizes(self) -> list[int]:
-        return sorted(set(self.latency_sizes) | set(self.duplicates_sizes)
-                      | {self.scale_size, self.group_recall_size, self.keypoints_size})
-
-
-FULL = Plan(
-    large_images=48,
-    small_images=240,
-    mnist_images=500,
-    queries=100,
-    latency_sizes=(10_000, 100_000, 1_000_000),
-    duplicates_sizes=(1_000, 10_000, 100_000, 1_000_000),
-    imagededup_sizes=(1_000, 2_500, 10_000, 25_000),
-    onnx_seconds=15.0,
-    centres=3000,
-    scale_size=1_000_000,
-    group_recall_size=60_000,  # just past the exact limit: the scan runs over compressed indexes
-    keypoints_size=100_000,
-)
-QUICK = Plan(
-    large_images=4,
-    small_images=12,
-    mnist_images=0,
-    queries=12,
-    latency_sizes=(10_000,),
-    duplicates_sizes=(500,),
-    imagededup_sizes=(500,),
-    onnx_seconds=2.0,
-    centres=200,
-    scale_size=10_000,
-    group_recall_size=500,
-    keypoints_size=10_000,
-)
-
-# ================================================================================================
-# The measurements (parent side)
-# ================================================================================================
 
 # A guard, so that a method needing more memory than this machine can spare fails in its own
 # process (and is reported as such) instead of pushing other work into the OOM killer.
 MEMORY_LIMIT_GB = 12.0
 PLOTS = "bench"  # the plots' folder under the docs folder
 EXTRAPOLATE_TO = 100_000  # the issue's duplicates size, where imagededup is not measured
-PHOTO_SETS = ("small", "large")  # the real photos the synthetic vectors are modelled on
+IMAGEHASH_ALL = ["average_hash", "dhash", "phash", "whash"]
 
 
 def measure_indexing(images: ImageSets, work: Path, plan: Plan) -> dict[str, Any]:
@@ -114,42 +65,16 @@ def measure_indexing(images: ImageSets, work: Path, plan: Plan) -> dict[str, Any
         sets["mnist"] = images.mnist
     warmup = str(images.queries[0][0])
     log("the ONNX model alone")
-    results: dict[str, Any] = {"onnx_batch": run_child("onnx_batch", timeout=300, seconds=plan.onnx_seconds)}
+    results: dict[str, Any] = {"onnx_batch": run_child(task_onnx_batch, timeout=300, seconds=plan.onnx_seconds)}
     for name, folder in sets.items():
         log(f"indexing the {name} images")
         results[name] = {
-            "imagehash_phash": run_child("imagehash", timeout=900, folder=str(folder), hashes=["phash"]),
-            "imagehash_all4": run_child("imagehash", timeout=900, folder=str(folder), hashes=IMAGEHASH_ALL),
-            "lookalike_hashes": _index_child(folder, work / f"{name}-hashes.db", HASH_FEATURES, warmup),
-            "lookalike_default": _index_child(folder, work / f"{name}-default.db", None, warmup),
+            "imagehash_phash": run_child(task_imagehash, timeout=900, folder=str(folder), hashes=["phash"]),
+            "imagehash_all4": run_child(task_imagehash, timeout=900, folder=str(folder), hashes=IMAGEHASH_ALL),
+            "lookalike_hashes": index_photos(folder, work / f"{name}-hashes.db", HASH_FEATURES, warmup),
+            "lookalike_default": index_photos(folder, work / f"{name}-default.db", None, warmup),
         }
     return results
-
-
-IMAGEHASH_ALL = ["average_hash", "dhash", "phash", "whash"]
-
-
-def _index_child(folder: Path, db: Path, features: tuple[str, ...] | None, warmup: str) -> dict[str, Any]:
-    from lookalike.settings import DEFAULT_FEATURES
-
-    remove_store(db)
-    return run_child(
-        "index_lookalike", timeout=1800, folder=str(folder), db=str(db),
-        features=list(features or DEFAULT_FEATURES), warmup=warmup,
-    )
-
-
-def ensure_real_stores(images: ImageSets, work: Path) -> None:
-    """Index the real photo sets with the default features, unless done (bench.scale alone)."""
-    for name in PHOTO_SETS:
-        if not (work / f"{name}-default.db").exists():
-            log(f"indexing the {name} images")
-            _index_child(getattr(images, name), work / f"{name}-default.db", None, str(images.queries[0][0]))
-
-
-def real_dbs(work: Path) -> list[Path]:
-    """The stores of really indexed photos the synthetic vectors are modelled on."""
-    return [work / f"{name}-default.db" for name in PHOTO_SETS]
 
 
 def measure_stores(work: Path, plan: Plan) -> dict[int, dict[str, Any]]:
@@ -158,7 +83,6 @@ def measure_stores(work: Path, plan: Plan) -> dict[int, dict[str, Any]]:
         log(f"synthetic store of {size:,} images")
         stores[size] = ensure_store(store_path(work, size), size, real_dbs(work), work / "small-default.db", plan.centres)
     return stores
-
 
 
 def measure_latency(work: Path, plan: Plan, images: ImageSets, stores: dict[int, Any]) -> dict[int, Any]:
@@ -170,7 +94,7 @@ def measure_latency(work: Path, plan: Plan, images: ImageSets, stores: dict[int,
             results[size] = {"error": f"store not built: {stores[size]['error']}"}
             continue
         log(f"query latency at {size:,} stored images")
-        results[size] = run_child("query_latency", timeout=3600, db=str(store_path(work, size)), queries=queries,
+        results[size] = run_child(task_query_latency, timeout=3600, db=str(store_path(work, size)), queries=queries,
                                   strangers=strangers)
     return results
 
@@ -185,22 +109,8 @@ def measure_keypoint_latency(work: Path, plan: Plan, images: ImageSets, stores: 
     queries = [[str(query), str(original.resolve())] for query, original in images.queries]
     strangers = [str(path) for path in stranger_photos(work / "strangers")]
     cache = work / "keypoint-cache"
-    return run_child("query_latency", timeout=3600, db=str(store_path(work, size)), queries=queries,
+    return run_child(task_query_latency, timeout=3600, db=str(store_path(work, size)), queries=queries,
                      strangers=strangers, rerank=["keypoints"], keypoint_cache=str(cache), recall=False)
-
-
-def stranger_photos(folder: Path) -> list[Path]:
-    """scikit-image's sample photos as JPEGs: queries with no copy among the stored images."""
-    from lookalike.demo import SAMPLES, sample_image
-
-    folder.mkdir(parents=True, exist_ok=True)
-    paths = []
-    for name in SAMPLES:
-        path = folder / f"{name}.jpg"
-        if not path.exists():
-            sample_image(name).convert("RGB").save(path, quality=90)
-        paths.append(path)
-    return paths
 
 
 def measure_duplicates(work: Path, plan: Plan) -> dict[str, Any]:
@@ -210,14 +120,14 @@ def measure_duplicates(work: Path, plan: Plan) -> dict[str, Any]:
     for size in plan.duplicates_sizes:
         log(f"duplicates (lookalike) on {size:,} images")
         lookalike[size] = run_child(
-            "lookalike_duplicates", timeout=3600, memory_limit_gb=MEMORY_LIMIT_GB, db=str(store_path(work, size))
+            task_lookalike_duplicates, timeout=3600, memory_limit_gb=MEMORY_LIMIT_GB, db=str(store_path(work, size))
         )
     peer = {}
     for size in plan.imagededup_sizes:
         log(f"duplicates (imagededup) on {size:,} images")
         source = min((s for s in plan.store_sizes if s >= size), default=max(plan.store_sizes))
         peer[size] = run_child(
-            "imagededup", timeout=1800, memory_limit_gb=MEMORY_LIMIT_GB, tree=True,
+            task_imagededup, timeout=1800, memory_limit_gb=MEMORY_LIMIT_GB, tree=True,
             db=str(store_path(work, source)), size=size,
         )
     return {
@@ -238,19 +148,6 @@ def _extrapolate_quadratic(measured: dict[int, dict[str, Any]], size: int) -> di
     t = np.array([p[1] for p in points])
     a = float(np.sum(t * n**2) / np.sum(n**4))
     return {"size": size, "seconds": round(a * size**2), "fitted_on": [int(x) for x in n]}
-
-
-def store_path(work: Path, size: int) -> Path:
-    return work / "stores" / f"store-{size}.db"
-
-
-def log(message: str) -> None:
-    print(f"[speed {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
-
-
-# ================================================================================================
-# The run
-# ================================================================================================
 
 
 def run(data_dir: Path, docs_dir: Path, quick: bool = False) -> str:
@@ -280,31 +177,16 @@ def run(data_dir: Path, docs_dir: Path, quick: bool = False) -> str:
     results["machine_load"] = {"before": [round(x, 2) for x in load_before], "after": [round(x, 2) for x in os.getloadavg()]}
     results["seconds"] = round(time.perf_counter() - started, 1)
     results = json_safe(results)
-    out = Path(data_dir) / "results" / "speed.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(results, indent=1) + "\n")
+    write_json(results, Path(data_dir) / "results" / "speed.json")
     plots = draw_plots(results, Path(docs_dir) / PLOTS)
     log(f"done in {results['seconds'] / 60:.1f} minutes")
-    return render(results, plots) + "\n" + scale.render(results)
-
-
-def json_safe(value: Any) -> Any:
-    """Integer dict keys (sizes) become strings, as JSON will make them anyway."""
-    if isinstance(value, dict):
-        return {str(k): json_safe(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [json_safe(v) for v in value]
-    return value
+    return render(results, plots) + "\n" + scale_report.render(results)
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="lookalike speed and memory benchmark")
+    parser = argparse.ArgumentParser(prog="python -m bench.speed", description="lookalike speed and memory benchmark")
     parser.add_argument("--quick", action="store_true", help="tiny sizes, under a minute")
     parser.add_argument("--data", type=Path, default=Path("bench-data"))
     parser.add_argument("--docs", type=Path, default=Path("docs"))
     args = parser.parse_args(argv)
     print(run(args.data, args.docs, quick=args.quick))
-
-
-if __name__ == "__main__":
-    main()

@@ -1,12 +1,15 @@
-"""The speed benchmark's plots (PNG) and Markdown section, from its results alone."""
+"""The speed benchmark's Markdown section, from its results alone (`bench.speed.benchmark.run`'s
+dictionary, as DATA/results/speed.json keeps it)."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
-from .speed_synthetic import EMBEDDING
-from .speed_tasks import IMAGEDEDUP_MAX_DISTANCE, MB
+from ..markdown import table as markdown_table
+from ..markdown import yes_no
+from ..timing.plan import EMBEDDING, IMAGEDEDUP_MAX_DISTANCE
+
+MB = 1024 * 1024
 
 # Targets from the issue.
 TARGET_HASH_SPEEDUP = 5.0
@@ -16,10 +19,6 @@ TARGET_RECALL = 0.95
 # The crops issue: search with its new stages still under 100 ms p50 at 100k on 2 cores.
 TARGET_P50_MS = 100.0
 TARGET_P50_SIZE = 100_000
-
-# ================================================================================================
-# Plots
-# ================================================================================================
 
 SET_LABELS = {
     "large": "12 MP camera JPEGs",
@@ -32,105 +31,6 @@ METHOD_LABELS = {
     "lookalike_hashes": "lookalike, 4 hashes",
     "lookalike_default": "lookalike, default features (CNN embedding incl.)",
 }
-
-
-def draw_plots(results: dict[str, Any], folder: Path) -> dict[str, str]:
-    """Plot files (names relative to the docs folder) by topic."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    folder.mkdir(parents=True, exist_ok=True)
-    suffix = "-quick" if results["quick"] else ""
-    drawn = {}
-    for topic, draw in (("indexing", _plot_indexing), ("latency", _plot_latency), ("duplicates", _plot_duplicates)):
-        path = folder / f"speed-{topic}{suffix}.png"
-        if draw(results, path):
-            drawn[topic] = f"{folder.name}/{path.name}"
-    return drawn
-
-
-def _plot_indexing(results: dict[str, Any], path: Path) -> bool:
-    import matplotlib.pyplot as plt
-
-    indexing = results["indexing"]
-    sets = [name for name in SET_LABELS if name in indexing]
-    fig, ax = plt.subplots(figsize=(8, 1.2 + 1.3 * len(sets)))
-    height = 0.8 / len(METHOD_LABELS)
-    for m, (method, label) in enumerate(METHOD_LABELS.items()):
-        rates = [indexing[s][method].get("images_per_s", 0) for s in sets]
-        ax.barh([i + m * height for i in range(len(sets))], rates, height, label=label)
-    onnx = indexing["onnx_batch"].get("images_per_s")
-    if onnx:
-        ax.axvline(onnx, color="black", linestyle="--", linewidth=1, label="ONNX model alone, batch 16")
-    ax.set_yticks([i + 0.4 - height / 2 for i in range(len(sets))], [SET_LABELS[s] for s in sets])
-    ax.set_xscale("log")
-    ax.set_xlabel("images per second, end to end (2 cores; log scale)")
-    ax.invert_yaxis()
-    ax.legend(fontsize=7, loc="lower right")
-    ax.set_title("Indexing throughput")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return True
-
-
-def _plot_latency(results: dict[str, Any], path: Path) -> bool:
-    import matplotlib.pyplot as plt
-
-    rows = [(int(size), r) for size, r in results["latency"].items() if "ms" in r]
-    if not rows:
-        return False
-    sizes = [size for size, _ in rows]
-    fig, ax = plt.subplots(figsize=(7, 4.2))
-    for stage, style in (("total", "-"), ("index", ":")):
-        for pct, marker in (("p50", "o"), ("p99", "^")):
-            values = [r["ms"][stage][pct] for _, r in rows]
-            ax.plot(sizes, values, style, marker=marker, label=f"{pct}, {'query image to results' if stage == 'total' else 'index search only'}")
-    ax.axhline(TARGET_P50_MS_AT_1M, color="grey", linestyle="--", linewidth=1, label="target: p50 < 50 ms at 1M")
-    return _save_log_log(fig, ax, path, "stored images (synthetic vectors)", "ms per query (log scale)",
-                         "Query latency, one query at a time, 2 cores")
-
-
-def _plot_duplicates(results: dict[str, Any], path: Path) -> bool:
-    import matplotlib.pyplot as plt
-
-    duplicates = results["duplicates"]
-    fig, ax = plt.subplots(figsize=(7, 4.2))
-    ok = [(int(n), r["seconds"]) for n, r in duplicates["lookalike"].items() if "error" not in r and "seconds" in r]
-    failed = [(int(n), r.get("seconds", r.get("wall_seconds", 0))) for n, r in duplicates["lookalike"].items() if "error" in r]
-    if ok:
-        ax.plot(*zip(*ok), "o-", label="lookalike duplicates()")
-    if failed:
-        ax.plot(*zip(*failed), "rx", markersize=10, label="lookalike: failed (time until it failed)")
-    peer = [(int(n), r["seconds"]) for n, r in duplicates["imagededup"].items() if "error" not in r]
-    if peer:
-        ax.plot(*zip(*peer), "s-", label="imagededup find_duplicates (pHash)")
-    extrapolated = duplicates.get("imagededup_extrapolated")
-    if peer and extrapolated:
-        ax.plot([peer[-1][0], extrapolated["size"]], [peer[-1][1], extrapolated["seconds"]], "s--", alpha=0.5,
-                label="imagededup, extrapolated (n^2 fit)")
-    return _save_log_log(fig, ax, path, "images (synthetic vectors)", "seconds (log scale)", "Finding all duplicate groups")
-
-
-def _save_log_log(fig: Any, ax: Any, path: Path, xlabel: str, ylabel: str, title: str) -> bool:
-    """Both axes logarithmic, labelled, with the legend; written to `path`."""
-    import matplotlib.pyplot as plt
-
-    ax.set_xscale("log")
-    ax.set_yscale("log")
-    ax.set_xlabel(xlabel)
-    ax.set_ylabel(ylabel)
-    ax.set_title(title)
-    ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return True
-
-
-# ================================================================================================
-# The Markdown section
-# ================================================================================================
 
 
 def render(results: dict[str, Any], plots: dict[str, str]) -> str:
@@ -181,12 +81,6 @@ def _collect_loads(value: Any, found: list[float]) -> None:
             _collect_loads(child, found)
 
 
-def _table(headers: list[str], rows: list[list[str]]) -> str:
-    lines = ["| " + " | ".join(headers) + " |", "|" + "|".join("---" for _ in headers) + "|"]
-    lines += ["| " + " | ".join(row) + " |" for row in rows]
-    return "\n".join(lines) + "\n"
-
-
 def _num(value: float | None, digits: int = 1) -> str:
     if value is None:
         return "n/a"
@@ -197,10 +91,6 @@ def _num(value: float | None, digits: int = 1) -> str:
 
 def _bytes(count: float) -> str:
     return f"{count / 1e6:.1f} MB" if count >= 1e6 else f"{count / 1e3:.0f} KB" if count >= 1e3 else f"{count:.0f} bytes"
-
-
-def _yes(met: bool | None) -> str:
-    return "n/a" if met is None else ("**yes**" if met else "**no**")
 
 
 def _rate(result: dict[str, Any]) -> float | None:
@@ -234,7 +124,7 @@ def _indexing_section(results: dict[str, Any], plot: str | None) -> str:
         "ready 224x224 tensors (no decoding)", "ONNX model alone (EfficientNet-Lite0, batch 16)",
         _error_or(onnx, _num(_rate(onnx))), _num(onnx.get("cpu_ms_per_image")), "", _num(onnx.get("peak_rss_mb"), 0),
     ])
-    table = _table(["images", "method", "images/s", "CPU ms/image", "vs ImageHash pHash", "peak RSS MB"], rows)
+    table = markdown_table(["images", "method", "images/s", "CPU ms/image", "vs ImageHash pHash", "peak RSS MB"], rows) + "\n"
     return "\n".join([
         "### Indexing throughput",
         "",
@@ -260,15 +150,15 @@ def _indexing_targets(indexing: dict[str, Any]) -> str:
         ratio = _ratio(_rate(indexing["large"]["lookalike_hashes"]), _rate(indexing["large"]["imagehash_phash"]))
         rows.append([
             f"hashes only: at least {TARGET_HASH_SPEEDUP:.0f}x ImageHash pHash on large JPEGs",
-            _num(ratio, 2) + "x", _yes(None if ratio is None else ratio >= TARGET_HASH_SPEEDUP),
+            _num(ratio, 2) + "x", yes_no(None if ratio is None else ratio >= TARGET_HASH_SPEEDUP),
         ])
     for name in (n for n in SET_LABELS if n in indexing):
         share = _ratio(_rate(indexing[name]["lookalike_default"]), onnx)
         rows.append([
             f"with embeddings: at least {TARGET_EMBEDDING_SHARE:.0%} of the ONNX model's own batch throughput, {SET_LABELS[name]}",
-            "n/a" if share is None else f"{share:.0%}", _yes(None if share is None else share >= TARGET_EMBEDDING_SHARE),
+            "n/a" if share is None else f"{share:.0%}", yes_no(None if share is None else share >= TARGET_EMBEDDING_SHARE),
         ])
-    return "Targets:\n\n" + _table(["target", "measured", "met"], rows)
+    return "Targets:\n\n" + markdown_table(["target", "measured", "met"], rows) + "\n"
 
 
 def _indexing_sentences(indexing: dict[str, Any]) -> list[str]:
@@ -316,13 +206,13 @@ def _latency_section(results: dict[str, Any], plot: str | None) -> str:
             _candidate_recall(r), f"{r['planted_found']:.0%}", _num(r.get("serving_peak_rss_mb", r.get("peak_rss_mb")), 0),
         ])
         stages.append([f"{int(size):,}"] + [_num(ms[s]["p50"]) for s in ("decode", "features", "index", "rescore", "total")])
-    table = _table(
+    table = markdown_table(
         ["stored images", "embedding index", "p50 ms", "p99 ms", "index p50 ms", "index p99 ms",
          "recall@10 (query images / stored vectors)", "exact top 10 among search's candidates",
-         "original in top 10", "peak RSS MB serving"], rows)
-    stage_table = _table(
+         "original in top 10", "peak RSS MB serving"], rows) + "\n"
+    stage_table = markdown_table(
         ["stored images", "decode", "features", "index search", "re-scoring and results", "total"], stages
-    )
+    ) + "\n"
     queries = next((r["queries"] for r in latency.values() if "queries" in r), 0)
     return "\n".join([
         "### Query latency",
@@ -362,30 +252,30 @@ def _latency_targets(latency: dict[str, Any], keypoints: dict[str, Any] | None =
         p50 = measured[largest]["ms"]["total"]["p50"]
         label = f"{largest:,}" + ("" if largest == 1_000_000 else " (the largest size measured in this run)")
         rows.append([f"p50 under {TARGET_P50_MS_AT_1M:.0f} ms at 1M stored vectors, 2 cores", f"{p50:.1f} ms at {label}",
-                     _yes(p50 < TARGET_P50_MS_AT_1M) if largest == 1_000_000 else "n/a"])
+                     yes_no(p50 < TARGET_P50_MS_AT_1M) if largest == 1_000_000 else "n/a"])
         index_p50 = measured[largest]["ms"]["index"]["p50"]
-        rows.append(["(the index part alone)", f"{index_p50:.1f} ms", _yes(index_p50 < TARGET_P50_MS_AT_1M)])
+        rows.append(["(the index part alone)", f"{index_p50:.1f} ms", yes_no(index_p50 < TARGET_P50_MS_AT_1M)])
     if TARGET_P50_SIZE in measured:
         at_size = measured[TARGET_P50_SIZE]
         p50 = at_size["ms"]["total"]["p50"]
         rows.append([f"p50 under {TARGET_P50_MS:.0f} ms at {TARGET_P50_SIZE:,}, 2 cores (crops issue)", f"{p50:.1f} ms",
-                     _yes(p50 < TARGET_P50_MS)])
+                     yes_no(p50 < TARGET_P50_MS)])
         if "strangers" in at_size:
             stranger_p50 = at_size["strangers"]["ms"]["total"]["p50"]
             rows.append(["(queries with no copy stored, not a target)", f"{stranger_p50:.1f} ms", "-"])
     if keypoints and "ms" in keypoints and keypoints["size"] == TARGET_P50_SIZE:
         p50 = keypoints["ms"]["total"]["p50"]
-        rows.append([f"the same with `--rerank keypoints`", f"{p50:.1f} ms", _yes(p50 < TARGET_P50_MS)])
+        rows.append([f"the same with `--rerank keypoints`", f"{p50:.1f} ms", yes_no(p50 < TARGET_P50_MS)])
     if measured:
         worst = min(min(r["recall_at_10_query_images"], r["recall_at_10_stored_vectors"]) for r in measured.values())
         rows.append([f"index recall@10 at least {TARGET_RECALL} against exact search", f"{worst:.3f} (worst size)",
-                     _yes(worst >= TARGET_RECALL)])
+                     yes_no(worst >= TARGET_RECALL)])
         covered = [min(r["candidate_recall_query_images"], r["candidate_recall_stored_vectors"])
                    for r in measured.values() if "candidate_recall_query_images" in r]
         if covered:
             rows.append(["(exact top 10 among the candidates search re-scores)", f"{min(covered):.3f} (worst size)",
-                         _yes(min(covered) >= TARGET_RECALL)])
-    return "Targets:\n\n" + _table(["target", "measured", "met"], rows)
+                         yes_no(min(covered) >= TARGET_RECALL)])
+    return "Targets:\n\n" + markdown_table(["target", "measured", "met"], rows) + "\n"
 
 
 def _latency_sentences(latency: dict[str, Any]) -> list[str]:
@@ -454,7 +344,7 @@ def _duplicates_section(results: dict[str, Any], plot: str | None) -> str:
     if extrapolated:
         rows.append([f"{extrapolated['size']:,}", "imagededup, **extrapolated** (n^2 fit, not measured)",
                      f"~{extrapolated['seconds']:,.0f}", "not measured", "", ""])
-    table = _table(["images", "method", "seconds", "peak RSS MB", "candidate pairs", "found"], rows)
+    table = markdown_table(["images", "method", "seconds", "peak RSS MB", "candidate pairs", "found"], rows) + "\n"
     return "\n".join([
         "### Finding duplicates",
         "",
@@ -536,7 +426,7 @@ def _storage_section(results: dict[str, Any]) -> str:
         rows.append([f"synthetic, default features, embedding index `{factory}`", f"{int(size):,}",
                      _num(r["bytes_per_image"] / 1024), _num(r["catalog_bytes"] / MB), _num(r["index_bytes"] / MB),
                      f"{_num(r.get('peak_rss_mb'), 0)} (bulk insert + index build, {_num(r['index_build_seconds'])} s)"])
-    table = _table(["store", "images", "KB per image", "catalog MB", "indexes MB", "peak RSS MB while indexing"], rows)
+    table = markdown_table(["store", "images", "KB per image", "catalog MB", "indexes MB", "peak RSS MB while indexing"], rows) + "\n"
     return "\n".join([
         "### Store size and memory while indexing",
         "",
@@ -570,7 +460,7 @@ def _synthetic_section(results: dict[str, Any]) -> str:
     rows = []
     for name, shares in realism["shares"].items():
         rows.append([name] + [f"{r:.2%} / {s:.2%}" for r, s in zip(shares["real"], shares["synthetic"])])
-    table = _table(["hash"] + [f"within {d} bits (real / synthetic)" for d in realism["distances"]], rows)
+    table = markdown_table(["hash"] + [f"within {d} bits (real / synthetic)" for d in realism["distances"]], rows) + "\n"
     stores = {int(k): v for k, v in results["stores"].items() if "error" not in v}
     copies = sum(v["planted_copies"] for v in stores.values())
     return "\n".join([

@@ -1,6 +1,6 @@
 """What `lookalike train` buys on real data: before/after tables for docs/training.md.
 
-    python -m bench.train_benchmark [--quick] [--data bench-data] [--docs docs]
+    python -m bench.train [--quick] [--data bench-data] [--docs docs]
 
 1. Fashion-MNIST, labels = the ten classes: train on images of the train split, measure
    on images of the test split. Pretrained EfficientNet-Lite0 embedding alone, then the
@@ -21,11 +21,10 @@ trained model files under DATA/results/training/.
 from __future__ import annotations
 
 import argparse
-import json
 import tempfile
 import time
-from dataclasses import dataclass, field, replace
-from datetime import datetime, timezone
+from dataclasses import dataclass, replace
+from datetime import datetime
 from functools import partial
 from pathlib import Path
 from typing import Any, Callable
@@ -35,15 +34,15 @@ from lookalike.train.autoencoder import AutoencoderOptions, train_autoencoder
 from lookalike.train.data import ImageSet, from_images, holdout_split
 from lookalike.train.heldout import build_heldout
 from lookalike.train.losses import LOSSES
-from lookalike.train.modelfile import TrainingResult
-from lookalike.train.report import comparison_rows, markdown_table
 from lookalike.train.siamese import SiameseOptions, train_siamese, view_bank
 from lookalike.train.texture import TextureOptions, train_texture
 
-from . import data, train_data
-from .machine import machine_line
+from .. import data
+from ..results import write_json
+from . import datasets
+from .report import page, write_docs
+from .section import Section, model_label
 
-START, END = "<!-- train-benchmark:start -->", "<!-- train-benchmark:end -->"
 SEED = 0
 PRETRAINED = "pretrained effnet_lite0"
 
@@ -78,46 +77,6 @@ QUICK = Plan(
 )
 
 
-@dataclass
-class Section:
-    """One data set's results: columns of metrics, and what else to say about them."""
-
-    title: str
-    description: str
-    columns: dict[str, dict[str, float]] = field(default_factory=dict)
-    seconds: dict[str, float] = field(default_factory=dict)
-    models: list[TrainingResult] = field(default_factory=list)
-    lines: list[str] = field(default_factory=list)
-
-    def markdown(self) -> str:
-        header, rows = comparison_rows(self.columns, change=False)
-        parts = [f"### {self.title}", "", self.description, "", markdown_table(header, rows), ""]
-        if self.seconds:
-            parts += ["Training time: " + ", ".join(f"{name} {seconds:.0f} s" for name, seconds in self.seconds.items())
-                      + ".", ""]
-        if self.models:
-            model_rows = [model_row(model) for model in self.models]
-            parts += [markdown_table(["model file", "dim", "near", "far", "invariance", "P(same) scale, bias",
-                                      "loss first -> last epoch"], model_rows), ""]
-        return "\n".join(parts + self.lines)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"columns": self.columns, "seconds": self.seconds,
-                "models": [m.to_dict() for m in self.models]}
-
-
-def model_row(model: TrainingResult) -> list[str]:
-    config, head = model.config, model.config["probability"]
-    return [model_label(model), str(config["dim"]), f"{config['near']:.3f}", f"{config['far']:.3f}",
-            config["invariance"], f"{head['scale']:.1f}, {head['bias']:.1f}",
-            f"{model.losses[0]:.3f} -> {model.losses[-1]:.3f}"]
-
-
-def model_label(result: TrainingResult) -> str:
-    options = result.config["trained"]["options"]
-    return f"siamese ({options['loss']})" if result.kind == "siamese" else "autoencoder"
-
-
 def timed(run: Callable[[], Any]) -> tuple[Any, float]:
     started = time.perf_counter()
     return run(), time.perf_counter() - started
@@ -147,8 +106,8 @@ def train_all(section: Section, train: ImageSet, heldout: ImageSet, siamese: Sia
 
 
 def fashion_section(plan: Plan, results: Path) -> Section:
-    train = train_data.fashion("train", plan.fashion_train)
-    test = train_data.fashion("test", plan.fashion_test)
+    train = datasets.fashion("train", plan.fashion_train)
+    test = datasets.fashion("test", plan.fashion_test)
     section = Section(
         "Fashion-MNIST (labelled: same class = the same)",
         f"Train on {len(train)} images of the train split ({len(train) // 10} per class), measure on {len(test)} "
@@ -162,7 +121,7 @@ def fashion_section(plan: Plan, results: Path) -> Section:
 
 
 def photos_section(plan: Plan, results: Path) -> Section:
-    names, images = train_data.photos()
+    names, images = datasets.photos()
     everything = from_images(images)
     train_rows, test_rows = holdout_split([None] * len(images), plan.photo_holdout, SEED, by="image")
     train, test = everything.subset(train_rows), everything.subset(test_rows)
@@ -191,7 +150,7 @@ def texture_section(data_dir: Path, quick: bool) -> Section:
     )
     rows = []
     with tempfile.TemporaryDirectory(prefix="lookalike-train-bench-") as scratch:
-        for name, folder in train_data.texture_folders(data_dir, quick).items():
+        for name, folder in datasets.texture_folders(data_dir, quick).items():
             with Collection(settings=Settings(db=Path(scratch) / f"{folder.name}.db")) as collection:
                 collection.index([folder], label_from="folder")
                 result = train_texture(collection.store, TextureOptions(seed=SEED, save=False))
@@ -199,26 +158,12 @@ def texture_section(data_dir: Path, quick: bool) -> Section:
             section.columns[f"{name}: + texture"] = result.after
             rows.append([name, str(result.images), str(len(result.classifier.classes)), str(result.heldout),
                          f"{result.accuracy:.3f}"])
-    section.lines = [markdown_table(["set", "images", "labels", "held-out queries", "classifier accuracy"], rows), ""]
+    section.classifier_rows = rows
     return section
 
 
-def write_docs(docs: Path, block: str) -> Path:
-    """Replace the benchmark block of DOCS/training.md (append it if the markers are missing)."""
-    path = docs / "training.md"
-    text = path.read_text() if path.exists() else "# Training\n"
-    generated = f"{START}\n{block.rstrip()}\n{END}"
-    if START in text and END in text:
-        text = text[: text.index(START)] + generated + text[text.index(END) + len(END):]
-    else:
-        text = text.rstrip() + "\n\n" + generated + "\n"
-    docs.mkdir(parents=True, exist_ok=True)
-    path.write_text(text)
-    return path
-
-
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m bench.train", description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small subsets, for a smoke run")
     parser.add_argument("--data", type=Path, default=Path("bench-data"))
     parser.add_argument("--docs", type=Path, default=Path("docs"))
@@ -229,23 +174,6 @@ def main(argv: list[str] | None = None) -> None:
     started = time.perf_counter()
     sections = [fashion_section(plan, results), photos_section(plan, results), texture_section(args.data, args.quick)]
     minutes = (time.perf_counter() - started) / 60
-    results.mkdir(parents=True, exist_ok=True)
-    (results / "training.json").write_text(json.dumps({s.title: s.to_dict() for s in sections}, indent=1))
-    header = [
-        "## Benchmark",
-        "",
-        "Generated by `python -m bench.train_benchmark`; do not edit by hand: rerun it.",
-        "",
-        f"- Run: {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, {minutes:.0f} minutes"
-        + (" (quick mode: small subsets, not comparable)" if args.quick else ""),
-        f"- Machine: {machine_line('torch')}",
-        "- Metrics: mAP and precision/recall@k of ranking every other held-out image, best F1 of the same/different "
-        "verdict over all thresholds (`lookalike evaluate`'s definitions).",
-        "",
-    ]
-    path = write_docs(args.docs, "\n".join(header + [section.markdown() for section in sections]))
+    write_json({s.title: s.to_dict() for s in sections}, results / "training.json")
+    path = write_docs(args.docs, page(sections, minutes, args.quick))
     print(f"wrote {path}")
-
-
-if __name__ == "__main__":
-    main()

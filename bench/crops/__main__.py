@@ -1,0 +1,5 @@
+"""`python -m bench.crops`: see `bench.crops.benchmark`."""
+
+from .benchmark import main
+
+main()

@@ -1,0 +1,5 @@
+"""`python -m bench.scale`: see `bench.scale.benchmark`."""
+
+from .benchmark import main
+
+main()

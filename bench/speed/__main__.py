@@ -1,0 +1,5 @@
+"""`python -m bench.speed`: see `bench.speed.benchmark`."""
+
+from .benchmark import main
+
+main()

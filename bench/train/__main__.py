@@ -1,0 +1,5 @@
+"""`python -m bench.train`: see `bench.train.benchmark`."""
+
+from .benchmark import main
+
+main()
