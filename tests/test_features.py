@@ -172,10 +172,15 @@ def test_query_orientations_match_turning_the_query(photos: dict[str, Image.Imag
 
     from lookalike.query import ORIENTATIONS, QueryImage, query_features
 
+    from lookalike import Settings
+    from lookalike.runtime import Runtime
+
     specs = [get_spec(name) for name in ("ahash", "dhash", "phash", "whash", "color", "lbp")]
+    runtime = Runtime(Settings())
     for photo in ("chelsea", "astronaut", "rocket", "coffee"):
         image = photos[photo]
-        features = query_features(QueryImage(image, hashlib.sha256(image.tobytes()).hexdigest(), photo), specs)
+        features = query_features(QueryImage(image, hashlib.sha256(image.tobytes()).hexdigest(), photo), specs,
+                                  runtime)
         for spec in specs:
             for row, orientation in enumerate(ORIENTATIONS):
                 transform = ORIENTATIONS[orientation]

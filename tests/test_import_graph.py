@@ -16,19 +16,6 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 ROOTS = {"lookalike": REPO / "src" / "lookalike", "bench": REPO / "bench"}
 
-# Cycles that exist in src today, each allowed by name until it is fixed (then delete it
-# here: the last test below says when). Any other cycle, or a known one that grows, fails.
-KNOWN_SRC_CYCLES: dict[str, frozenset[str]] = {
-    # registry.py imports the extractor modules inside a function (to register them on
-    # first use), and each of them imports `register_extractor` from registry.py.
-    "feature registry <-> extractor modules": frozenset({
-        "lookalike.features.registry", "lookalike.features.cnn", "lookalike.features.colour",
-        "lookalike.features.hashes", "lookalike.features.learned", "lookalike.features.regions",
-        "lookalike.features.texture",
-    }),
-}
-
-
 def module_files() -> dict[str, Path]:
     """Module name -> file, for every module of every root (a package is its __init__)."""
     modules = {}
@@ -193,8 +180,10 @@ def test_bench_packages_do_not_import_each_other_in_a_circle(graph: dict[str, se
     assert not cycles, "bench's packages import each other in a circle:\n" + describe(packages, cycles)
 
 
-def test_no_module_of_lookalike_imports_in_a_circle_but_the_known_ones(graph: dict[str, set[str]]) -> None:
-    cycles = [c for c in cycles_in(graph, "lookalike") if c not in KNOWN_SRC_CYCLES.values()]
+def test_no_module_of_lookalike_imports_in_a_circle(graph: dict[str, set[str]]) -> None:
+    """(The last circle, the feature registry <-> the extractor modules, went when the
+    registry began to list the built-in extractors itself.)"""
+    cycles = cycles_in(graph, "lookalike")
     assert not cycles, "lookalike imports in a circle:\n" + describe(graph, cycles)
 
 
@@ -202,9 +191,3 @@ def test_lookalike_never_imports_bench(graph: dict[str, set[str]]) -> None:
     leaks = {m: sorted(t for t in targets if t.startswith("bench")) for m, targets in graph.items()
              if m.startswith("lookalike") and any(t.startswith("bench") for t in targets)}
     assert not leaks
-
-
-@pytest.mark.parametrize("name", sorted(KNOWN_SRC_CYCLES))
-def test_a_known_src_cycle_is_still_there(graph: dict[str, set[str]], name: str) -> None:
-    """Once fixed, its allowance goes: delete it from KNOWN_SRC_CYCLES."""
-    assert KNOWN_SRC_CYCLES[name] in cycles_in(graph, "lookalike"), f"{name} is gone: delete its allowance"

@@ -4,6 +4,8 @@ clean close as after a crash. Real SQLite files and FAISS index files, hash feat
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import json
 import shutil
 from pathlib import Path
@@ -48,7 +50,7 @@ def test_a_small_write_leaves_the_files_and_the_next_open_replays_it(
     stored: tuple[Settings, list[Path]], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     settings, later = stored
-    monkeypatch.setattr(embedded, "UNSAVED_SHARE", 0.5)  # up to half of the index may be unsaved
+    settings = replace(settings, index_save_share=0.5)  # up to half of the index may be unsaved
     before = sidecar(settings, "phash")
     with Collection(settings=settings) as collection:
         collection.add([later[0]])
@@ -68,7 +70,7 @@ def test_an_index_is_saved_once_enough_changed_and_the_journal_pruned(
     stored: tuple[Settings, list[Path]], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     settings, later = stored
-    monkeypatch.setattr(embedded, "UNSAVED_SHARE", 0.1)
+    settings = replace(settings, index_save_share=0.1)
     saved = sidecar(settings, "color")["journal"]
     with Collection(settings=settings) as collection:
         count = collection.info().images
@@ -104,7 +106,7 @@ def test_an_index_update_failing_after_the_commit_is_replayed_from_the_journal(
     from lookalike.vectors import VectorIndex
 
     settings, later = stored
-    monkeypatch.setattr(embedded, "UNSAVED_SHARE", 0.5)  # no file written: the indexes in memory must be right
+    settings = replace(settings, index_save_share=0.5)  # no file written: the indexes in memory must be right
     real_add = VectorIndex.add
     failures = []
 

@@ -83,13 +83,11 @@ def test_compare_identical_files_is_exact(gallery: Path, tmp_path: Path) -> None
 
 
 class CnnPasses:
-    """Counts the images the CNN extractor is run on (the real extractor runs)."""
+    """Counts the images a collection's CNN extractor is run on (the real extractor runs)."""
 
-    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
-        from lookalike.features.registry import get_extractor
-
+    def __init__(self, monkeypatch: pytest.MonkeyPatch, collection: Collection) -> None:
         self.images = 0
-        extractor = get_extractor("effnet_lite0")
+        extractor = collection.store.runtime.extractor("effnet_lite0")
         original = extractor._extract
 
         def counted(images: list[Image.Image]):  # type: ignore[no-untyped-def]
@@ -109,7 +107,7 @@ def test_a_sure_upright_copy_skips_the_turned_cnn_passes(
 ) -> None:
     from dataclasses import replace
 
-    passes = CnnPasses(monkeypatch)
+    passes = CnnPasses(monkeypatch, full_collection)
     query = queries / f"coffee-{edit}.jpg"
     lazy = full_collection.search(query, k=3)
     assert passes.images == 1
@@ -133,7 +131,7 @@ def test_a_turned_and_cropped_copy_turns_the_cnn(
     query = tmp_path / "rocket-crop-rot90.jpg"
     EDITS["crop70-corner"](Image.open(gallery / "rocket.png").convert("RGB")).transpose(
         Image.Transpose.ROTATE_90).save(query, quality=90)
-    passes = CnnPasses(monkeypatch)
+    passes = CnnPasses(monkeypatch, full_collection)
     (best, *_) = full_collection.search(query, k=3)
     assert passes.images == 4
     assert best.image.label == "rocket"
@@ -152,7 +150,7 @@ def test_a_turned_copy_in_the_collection_is_found_beside_the_upright_one(
     Image.open(gallery / "astronaut.png").transpose(Image.Transpose.ROTATE_90).save(folder / "astronaut-turned.png")
     with Collection(tmp_path / "turned.db") as collection:
         collection.index([folder])
-        passes = CnnPasses(monkeypatch)
+        passes = CnnPasses(monkeypatch, collection)
         matches = collection.search(gallery / "astronaut.png", k=3)
     assert passes.images == 4
     assert [Path(m.image.path).name for m in matches[:2]] == ["astronaut.png", "astronaut-turned.png"]

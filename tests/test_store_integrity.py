@@ -4,6 +4,8 @@ by a file) is noticed on open. Real SQLite files, real FAISS files, Milvus Lite.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import hashlib
 import json
 import logging
@@ -97,7 +99,7 @@ def test_a_store_of_the_previous_schema_upgrades_keeping_its_ids_and_its_deleted
     removed id keeps it from coming back."""
     settings = Settings(db=tmp_path / "old.db", features=FEATURES)
     monkeypatch.setattr(migrations, "MIGRATIONS", migrations.MIGRATIONS[:5])  # this code before m006
-    monkeypatch.setattr(embedded, "UNSAVED_SHARE", 0.5)  # the removal stays in the journal
+    settings = replace(settings, index_save_share=0.5)  # the removal stays in the journal
     with Collection(settings=settings) as old:
         old.index([photos])
         highest = max(old.store.image_ids())
@@ -105,7 +107,6 @@ def test_a_store_of_the_previous_schema_upgrades_keeping_its_ids_and_its_deleted
         assert old.store.catalog.db.execute("PRAGMA user_version").fetchone()[0] == 5
     before = catalog_rows(settings.db)
     monkeypatch.undo()
-    monkeypatch.setattr(embedded, "UNSAVED_SHARE", 0.5)
     built = spy_on_builds(monkeypatch)
     with Collection(settings=settings) as upgraded:
         db = upgraded.store.catalog.db
@@ -240,7 +241,7 @@ def test_index_files_from_before_checksums_are_trusted_then_checksummed_at_the_n
         meta = json.loads(sidecar.read_text())
         del meta["sha256"]
         sidecar.write_text(json.dumps(meta))
-    monkeypatch.setattr(embedded, "UNSAVED_SHARE", 0.5)  # a small write would not save by itself
+    indexed = replace(indexed, index_save_share=0.5)  # a small write would not save by itself
     built = spy_on_builds(monkeypatch)
     with Collection(settings=indexed) as collection:
         assert built == []

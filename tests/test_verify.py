@@ -42,13 +42,6 @@ def opencv_sample(name: str) -> Path:
     return path
 
 
-@pytest.fixture(autouse=True)
-def fresh_memory_cache() -> None:
-    """Every test starts with an empty in-memory feature cache (the files of the session's
-    private LOOKALIKE_CACHE_DIR stay)."""
-    V.CACHE.clear()
-
-
 @pytest.fixture(scope="module")
 def views_collection(tmp_path_factory: pytest.TempPathFactory, gallery: Path) -> Collection:
     """The demo gallery plus the stored view of each OpenCV viewpoint pair, every default feature."""
@@ -211,7 +204,7 @@ def test_windows_of_the_query_bring_a_pasted_picture_to_verification(
     query = camera_pasted_on_clock(tmp_path, 0.3)
     store = full_collection.store
     loaded = load_query(query, store.settings, K.KeypointReranker.query_min_side)
-    vectors = part_vectors(loaded)
+    vectors = part_vectors(loaded, store.runtime)
     assert vectors.shape == (len(WINDOWS), 1280)
     camera = next(i for i, record in store.images(store.image_ids()).items() if record.label == "camera")
     assert camera in part_candidates(store, vectors)
@@ -255,7 +248,7 @@ def test_search_with_keypoints_is_deterministic(
     query = save_query(crop(0.55, (0.1, 0.8))(sample_image("astronaut")), tmp_path, "astronaut-crop")
 
     def run() -> list[tuple[str, float, str, dict[str, float]]]:
-        V.CACHE.clear()
+        V.feature_cache(full_collection.store.runtime).clear()
         return [(m.image.path, m.score, m.tier, m.evidence) for m in full_collection.search(query, k=8, rerank=KEYPOINTS)]
 
     monkeypatch.setenv("LOOKALIKE_CACHE_DIR", str(tmp_path / "cache-1"))
@@ -359,13 +352,14 @@ def test_search_explain_and_json_carry_the_keypoint_evidence(
     assert indexed.exit_code == 0, indexed.output
     assert len(list((tmp_path / "cache").rglob("*.kp"))) == 4
     query = save_query(crop(0.5, (0.9, 0.1))(sample_image("chelsea")), tmp_path, "chelsea-quarter")
-    V.CACHE.clear()
-    misses = V.CACHE.misses
     shown = runner.invoke(main, ["--db", db, "search", str(query), "-k", "2", "--rerank", "keypoints", "--explain"])
     assert shown.exit_code == 0, shown.output
     assert "keypoints agree under one similarity map" in shown.output and "region of the stored image" in shown.output
     assert "verified keypoints:" in shown.output
-    assert V.CACHE.disk_hits >= 1 and V.CACHE.misses - misses <= 2  # candidates came from the files index wrote
+    with Collection(db) as collection:  # the same search, its collection's cache looked at
+        collection.search(query, k=2, rerank=KEYPOINTS)
+        cache = V.feature_cache(collection.store.runtime)
+    assert cache.disk_hits >= 1 and cache.misses <= 2  # candidates came from the files index wrote
     data = json.loads(runner.invoke(main, ["--db", db, "search", str(query), "-k", "1", "--rerank", "keypoints",
                                            "--json"]).output)
     assert data[0]["tier"] == "near-duplicate" and data[0]["explanation"]["keypoints"]["inliers"] >= 10

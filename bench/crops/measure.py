@@ -92,7 +92,7 @@ def measure_store(collection: Collection, name: str, gallery: Path, queries: lis
                   results: dict[str, Any]) -> None:
     """Index the gallery into `collection` and search every query, into `results`; for the
     "global" store also what describing keypoints adds, and the keypoint stage on a cold cache."""
-    from lookalike.rerank import keypoints as verify
+    from lookalike.rerank.keypoints import feature_cache
     from lookalike.rerank.keypoints import precompute
 
     images = results["gallery_images"]
@@ -117,7 +117,7 @@ def measure_store(collection: Collection, name: str, gallery: Path, queries: lis
     results["search"][name] = measured["first-stage"]
     results["search"][f"{name}+keypoints"] = measured["keypoints"]
     if name == "global":
-        verify.CACHE.clear()
+        feature_cache(collection.store.runtime).clear()
         shutil.rmtree(work / "cache", ignore_errors=True)
         cold = [q for q in queries if q.group in ("crop30-any", "viewpoint")][:20]
         results["keypoints_cold_cache"] = search_each(collection, cold)["keypoints"]

@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Iterator, Mapping, Sequence
 
 from .dedup import find_duplicates, neighbours
-from .features.registry import get_spec, register_model_file
 from .indexing import ProgressCallback, index_files, index_folders, list_files, remove
 from .query import ImageSource
 from .errors import LookalikeError, NotInCollection
@@ -24,6 +23,7 @@ from .records import Comparison, DuplicateGroup, ImageRecord, IndexReport, Match
 from .scan import FileRecord, look_at
 from .search import compare as compare_images
 from .search import search
+from .runtime import Runtime
 from .settings import Settings
 from .stats import DuplicateStats, SearchStats
 from .store import open_store
@@ -110,7 +110,7 @@ class Collection:
         return search(self.store, image, k=k, min_score=min_score, rerank=rerank, stats=stats)
 
     def compare(self, first: ImageSource, second: ImageSource) -> Comparison:
-        return compare_images(self.settings, first, second, self.store.specs)
+        return compare_images(self.settings, self.store.runtime, first, second, self.store.specs)
 
     def duplicates(self, min_score: float | None = None, stats: DuplicateStats | None = None) -> list[DuplicateGroup]:
         return find_duplicates(self.store, min_score, stats=stats)
@@ -156,7 +156,11 @@ def compare(first: ImageSource, second: ImageSource, settings: Settings | None =
     `lookalike train`) adds its learned feature and, if calibrated, P(same). `keypoints`:
     verify with local features (crops, pastes, the same object from another angle)."""
     settings = settings or Settings()
-    specs = [get_spec(name) for name in settings.features]
-    if settings.model is not None:
-        specs.append(register_model_file(settings.model))
-    return compare_images(settings, first, second, specs, keypoints=keypoints)
+    runtime = Runtime(settings)
+    try:
+        specs = [runtime.spec(name) for name in settings.features]
+        if settings.model is not None:
+            specs.append(runtime.add_model_file(settings.model))
+        return compare_images(settings, runtime, first, second, specs, keypoints=keypoints)
+    finally:
+        runtime.close()

@@ -19,7 +19,6 @@ from PIL import Image
 from .decode import decode_image, read_bytes
 from .errors import DecodeError, NotInCollection
 from .features.base import in_input_mode, needed_side
-from .features.registry import get_extractor
 from .records import ImageRecord, IndexReport
 from .rerank import KEYPOINTS_STAGE, Reranker, get_rerankers, reranker_names
 from .scan import FileRecord, Unreadable, label_for, scan
@@ -114,7 +113,7 @@ def prune_missing(store: Store, roots: Sequence[str | Path]) -> int:
     with store.writing():
         ids = [state[0] for state in map(store.path_state, gone) if state is not None]
         before = store.images(ids)
-        forget_removed(before, store.remove_paths(gone))
+        forget_removed(store, before, store.remove_paths(gone))
     return len(gone)
 
 
@@ -137,16 +136,16 @@ def remove(store: Store, keys: Sequence[str | int]) -> list[int]:
         path_ids = [state[0] for state in map(store.path_state, paths) if state is not None]
         before = store.images(ids + path_ids)
         removed = store.remove_images(ids) + store.remove_paths(paths)
-        forget_removed(before, removed)
+        forget_removed(store, before, removed)
         return removed
 
 
-def forget_removed(records: Mapping[int, ImageRecord], removed: Sequence[int]) -> None:
+def forget_removed(store: Store, records: Mapping[int, ImageRecord], removed: Sequence[int]) -> None:
     """Tell every re-ranking stage which images left the collection (the keypoint stage
     deletes their cache files, which may exist whatever the settings say now)."""
     gone = [records[image_id] for image_id in removed if image_id in records]
     if gone:
-        for stage in get_rerankers(reranker_names()):
+        for stage in get_rerankers(reranker_names(), store.runtime):
             stage.on_remove(gone)
 
 
@@ -157,7 +156,7 @@ def _describing_stages(store: Store, keypoints: bool | None) -> list[Reranker]:
     names = [name for name in store.settings.rerank if not (keypoints is False and name == KEYPOINTS_STAGE)]
     if keypoints and KEYPOINTS_STAGE not in names:
         names.append(KEYPOINTS_STAGE)
-    return get_rerankers(names)
+    return get_rerankers(names, store.runtime)
 
 
 def _labeller(
@@ -203,13 +202,13 @@ def _index_batch(
                                    decoded.format, label_of(file.path), names.get(file.path, Path(file.path).name))
         images.append(decoded.image)
     grey: dict[int, Image.Image] = {}  # one grey conversion per image for every grey feature
-    vectors = {spec.name: get_extractor(spec.name).extract_batch([in_input_mode(spec, image, grey) for image in images])
+    vectors = {spec.name: store.runtime.extractor(spec.name).extract_batch([in_input_mode(spec, image, grey) for image in images])
                for spec in store.specs}
     new = list(pending.values())
     dropped_records = store.images([state[0] for state in map(store.path_state, (f.path for f in batch))
                                     if state is not None])
     _, dropped = store.add_batch(new, vectors, links)
-    forget_removed(dropped_records, dropped)
+    forget_removed(store, dropped_records, dropped)
     for stage in stages:
         stage.on_index([(image.sha256, picture, (image.width, image.height)) for image, picture in zip(new, images)])
     report.indexed += len(pending)

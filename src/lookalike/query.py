@@ -10,16 +10,18 @@ import hashlib
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 from PIL import Image
 
 from .decode import decode_image, read_bytes
 from .features.base import FeatureSpec
-from .features.registry import get_extractor, get_spec
+from .features.registry import get_spec
 from .settings import Settings
-from .threads import shared_pool
+
+if TYPE_CHECKING:
+    from .runtime import Runtime
 
 T = Image.Transpose
 ORIENTATIONS: dict[str, T | None] = {
@@ -84,10 +86,11 @@ def load_query(source: ImageSource, settings: Settings, min_side: int) -> QueryI
 
 
 def query_features(
-    query: QueryImage, specs: Sequence[FeatureSpec], all_orientations: bool = True, turn_costly: bool = True
+    query: QueryImage, specs: Sequence[FeatureSpec], runtime: "Runtime", all_orientations: bool = True,
+    turn_costly: bool = True
 ) -> QueryFeatures:
     """Each feature computed only for the orientations it is not invariant to, then
-    spread over all the orientations asked for.
+    spread over all the orientations asked for, by `runtime`'s extractors.
 
     Without `turn_costly`, the CNN features (COSTLY_FAMILIES, and the regional ones that
     borrow their vectors) are computed for the upright query only: turning the query costs
@@ -102,11 +105,11 @@ def query_features(
     costly = [spec for spec in own if spec.family in COSTLY_FAMILIES]
     # The CNN passes run beside the cheap features: onnxruntime leaves gaps on two cores
     # that the hashes and texture fill (a query's features at 100k: 72 -> 57 ms).
-    pending = {spec.name: shared_pool("cnn", 2).submit(_feature_rows, spec, names, upright, not turn_costly)
+    pending = {spec.name: runtime.pool("cnn", 2).submit(_feature_rows, runtime, spec, names, upright, not turn_costly)
                for spec in costly}
     for spec in own:
         if spec.name not in pending:
-            features.vectors[spec.name] = _feature_rows(spec, names, upright)
+            features.vectors[spec.name] = _feature_rows(runtime, spec, names, upright)
     for spec in costly:
         features.vectors[spec.name] = pending[spec.name].result()
         if not turn_costly:
@@ -118,14 +121,15 @@ def query_features(
 COSTLY_FAMILIES = ("embedding",)
 
 
-def complete_features(query: QueryImage, features: QueryFeatures, specs: Sequence[FeatureSpec]) -> QueryFeatures:
+def complete_features(query: QueryImage, features: QueryFeatures, specs: Sequence[FeatureSpec],
+                      runtime: "Runtime") -> QueryFeatures:
     """`features` with its upright-only features computed in every orientation as well."""
     if not features.upright_rows:
         return features
     complete = QueryFeatures(features.sha256, features.orientations, dict(features.vectors))
     upright = _Modes(query.image)
     for spec in _own_specs([spec for spec in specs if spec.name in features.upright_rows]):
-        complete.vectors[spec.name] = _feature_rows(spec, features.orientations, upright,
+        complete.vectors[spec.name] = _feature_rows(runtime, spec, features.orientations, upright,
                                                     known=features.vectors[spec.name])
     return _with_borrowed(complete, specs)
 
@@ -162,15 +166,15 @@ def _with_borrowed(features: QueryFeatures, specs: Sequence[FeatureSpec]) -> Que
     return features
 
 
-def _feature_rows(spec: FeatureSpec, names: tuple[str, ...], upright: _Modes, upright_only: bool = False,
-                  known: np.ndarray | None = None) -> np.ndarray:
+def _feature_rows(runtime: "Runtime", spec: FeatureSpec, names: tuple[str, ...], upright: _Modes,
+                  upright_only: bool = False, known: np.ndarray | None = None) -> np.ndarray:
     """One row per orientation in `names`: the extractor runs once per distinct orientation
     it is not invariant to (only the upright one if `upright_only`: other rows stay zero),
     skipping the upright one when `known` (earlier rows) has it."""
     sources = [_computed_orientation(spec, name) for name in names]
     wanted = [source for source in dict.fromkeys(sources)
               if (source == "original" or not upright_only) and (source != "original" or known is None)]
-    computed = get_extractor(spec.name).extract_turned(upright.get(spec.input_mode),
+    computed = runtime.extractor(spec.name).extract_turned(upright.get(spec.input_mode),
                                                        [ORIENTATIONS[source] for source in wanted])
     rows = np.zeros((len(names), spec.width), dtype=spec.dtype) if known is None else known.copy()
     for row, source in enumerate(sources):

@@ -24,11 +24,11 @@ import numpy as np
 
 from .features.base import FeatureSpec, similarity_matrix
 from .features.regions import BASE, WINDOWS, window
-from .features.registry import get_extractor
 
 if TYPE_CHECKING:
     from .query import QueryImage
     from .records import Match
+    from .runtime import Runtime
     from .store import Store
 
 PART_EVIDENCE = "query_part"
@@ -41,9 +41,9 @@ def part_specs(store: "Store") -> list[FeatureSpec]:
     return [spec for spec in store.specs if spec.name == BASE.name or spec.query_with == BASE.name]
 
 
-def part_vectors(query: "QueryImage") -> np.ndarray:
+def part_vectors(query: "QueryImage", runtime: "Runtime") -> np.ndarray:
     """The base embedding of each window of the query, one row per window."""
-    return get_extractor(BASE.name).extract_batch([window(query.image, box) for box in WINDOWS.values()])
+    return runtime.extractor(BASE.name).extract_batch([window(query.image, box) for box in WINDOWS.values()])
 
 
 def part_candidates(store: "Store", vectors: np.ndarray, per_part: int = PER_PART) -> set[int]:

@@ -20,9 +20,9 @@ import numpy as np
 from .features.base import FeatureSpec, needed_side, similarity_matrix
 from .query import ImageSource, QueryFeatures, QueryImage, complete_features, load_query, query_features
 from .query_parts import part_candidates, part_specs, part_vectors, with_part_evidence
-from .features.registry import get_extractor
 from .features.regions import WINDOWS, describe_region
 from .records import Comparison, Match, Verdict
+from .runtime import Runtime
 from .rerank import KEYPOINTS_STAGE, get_rerankers
 from .scoring import fuse, hash_evidence, is_visually_identical, tier_of
 from .settings import Settings
@@ -48,14 +48,14 @@ def search(
 
 def _search(store: Store, source: ImageSource, k: int, min_score: float, rerank: Sequence[str] | None,
             stats: SearchStats | None) -> list[Match]:
-    stages = get_rerankers(store.settings.rerank if rerank is None else rerank)
+    stages = get_rerankers(store.settings.rerank if rerank is None else rerank, store.runtime)
     side = max([needed_side(store.specs), *(stage.query_min_side for stage in stages)])
     with timed(stats, "decode"):
         query = load_query(source, store.settings, side)
     for stage in stages:
         stage.prepare(store, query)
     with timed(stats, "features"):
-        upright = query_features(query, store.specs, turn_costly=store.settings.turn_queries == "always")
+        upright = query_features(query, store.specs, store.runtime, turn_costly=store.settings.turn_queries == "always")
     with timed(stats, "candidates"):
         ids = _candidates(store, upright, k)
     with timed(stats, "scoring"):
@@ -63,7 +63,7 @@ def _search(store: Store, source: ImageSource, k: int, min_score: float, rerank:
     features, turned = upright, not _settled(store, upright, raw, ids)
     if turned:
         with timed(stats, "features"):
-            features = complete_features(query, upright, store.specs)
+            features = complete_features(query, upright, store.specs, store.runtime)
         with timed(stats, "candidates"):
             turned_ids = _candidates(store, features, k, searched=upright)
         ids = sorted(set(ids) | set(turned_ids))
@@ -93,7 +93,7 @@ def _count(stats: SearchStats, features: QueryFeatures, ids: list[int], turned: 
 def _with_parts(store: Store, query: QueryImage, features: QueryFeatures, matches: list[Match]) -> list[Match]:
     """The matches plus the candidates the query's windows propose, all with part evidence
     (see `lookalike.query_parts`), best first."""
-    vectors = part_vectors(query)
+    vectors = part_vectors(query, store.runtime)
     extra = part_candidates(store, vectors) - {match.image.id for match in matches}
     if extra:
         matches = sorted(matches + _scored(store, features, sorted(extra)), key=lambda m: -m.score)
@@ -170,19 +170,21 @@ def _best_region(specs: Sequence[FeatureSpec], evidence: dict[str, float]) -> di
 
 
 def compare(
-    settings: Settings, first: ImageSource, second: ImageSource, specs: Sequence[FeatureSpec], *, keypoints: bool = True
+    settings: Settings, runtime: Runtime, first: ImageSource, second: ImageSource, specs: Sequence[FeatureSpec], *,
+    keypoints: bool = True
 ) -> Comparison:
-    """Score two images against each other (the first in all orientations) with a verdict.
+    """Score two images against each other (the first in all orientations) with a verdict,
+    with `runtime`'s extractors.
 
     With `keypoints` (and OpenCV), the keypoint stage re-judges the pair
     (`Reranker.compare`: a verified copy is "same", another photograph of the same thing
     "same-object"). A learned feature with a probability head adds `probability` (P(same)
     from its similarity)."""
-    stages = get_rerankers([KEYPOINTS_STAGE]) if keypoints and _has_opencv() else []
+    stages = get_rerankers([KEYPOINTS_STAGE], runtime) if keypoints and _has_opencv() else []
     side = max([needed_side(specs), *(stage.query_min_side for stage in stages)])
     first_image, second_image = load_query(first, settings, side), load_query(second, settings, side)
-    query = query_features(first_image, specs)
-    other = query_features(second_image, specs, all_orientations=False)
+    query = query_features(first_image, specs, runtime)
+    other = query_features(second_image, specs, runtime, all_orientations=False)
     raw = {spec.name: similarity_matrix(spec, query.vectors[spec.name], other.vectors[spec.name])[:, 0]
            for spec in specs}
     scores = fuse(specs, raw)
@@ -198,18 +200,18 @@ def compare(
     threshold = settings.min_same_score
     verdict: Verdict = "same" if score >= threshold or tier == "exact" else "different"
     result = Comparison(score, verdict, tier, threshold, query.orientations[row], evidence,
-                        probability=_probability(specs, evidence))
+                        probability=_probability(specs, evidence, runtime))
     for stage in stages:
         result = stage.compare(first_image.image, second_image.image, result, settings)
     return result
 
 
-def _probability(specs: Sequence[FeatureSpec], evidence: dict[str, float]) -> float | None:
+def _probability(specs: Sequence[FeatureSpec], evidence: dict[str, float], runtime: Runtime) -> float | None:
     """P(same) from the first learned feature that is calibrated for it."""
     for spec in specs:
         if spec.source is None:
             continue
-        found = get_extractor(spec.name).probability(np.asarray([evidence[spec.name]]))
+        found = runtime.extractor(spec.name).probability(np.asarray([evidence[spec.name]]))
         if found is not None:
             return float(np.asarray(found).ravel()[0])
     return None

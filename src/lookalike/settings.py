@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Literal
 
 from .decode import DEFAULT_MAX_BYTES, DEFAULT_MAX_PIXELS
 
+CACHE_DIR_ENV = "LOOKALIKE_CACHE_DIR"
 DEFAULT_DB = "lookalike.db"
 DEFAULT_FEATURES = ("ahash", "dhash", "phash", "whash", "color", "lbp", "effnet_lite0")
 
@@ -41,9 +43,28 @@ class Settings:
     # Turn the query's CNN features too in every search ("always"), or only when the
     # upright search leaves doubt ("when-unsure"; see lookalike.search).
     turn_queries: Literal["when-unsure", "always"] = "when-unsure"
+    # Where lookalike keeps what it can make again (the ONNX model converted once, keypoint
+    # features): None = $LOOKALIKE_CACHE_DIR, else the platform's user cache directory.
+    cache_dir: Path | None = None
+    # The embedded store writes an index file again once this share of it changed since its
+    # last save (smaller writes wait in the catalog's journal: see lookalike.store.embedded).
+    index_save_share: float = 0.01
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "db", Path(self.db))  # accept str as well
 
     def with_db(self, db: str | Path) -> "Settings":
         return replace(self, db=Path(db))
+
+    def cache_root(self) -> Path:
+        """`cache_dir`, else $LOOKALIKE_CACHE_DIR, else the platform's user cache directory."""
+        return Path(self.cache_dir) if self.cache_dir is not None else default_cache_root()
+
+
+def default_cache_root() -> Path:
+    """$LOOKALIKE_CACHE_DIR, else the platform's user cache directory for lookalike."""
+    if os.environ.get(CACHE_DIR_ENV):
+        return Path(os.environ[CACHE_DIR_ENV])
+    import platformdirs
+
+    return Path(platformdirs.user_cache_dir("lookalike"))

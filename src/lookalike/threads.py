@@ -1,17 +1,19 @@
-"""Threads: the worker pools a query shares, and how many threads the numeric libraries
-use while it runs.
+"""Threads: how many threads the numeric libraries use while a query runs.
 
 numpy's OpenBLAS splits even a small product (a query's eight orientations against ~200
 candidates) over every core, and its worker threads then busy-wait for a while, taking a
 core from the texture histograms and the CNN pass that come next: a query at 100k ran
 ~10% slower for it. A query's products are small, so search holds BLAS to one thread;
 the big products of `evaluate` and training keep every core.
+
+BLAS's thread count belongs to the process, so its guard is the one piece of process-wide
+state here: a lock, the number of searches holding it, and the limit in force while they
+do. The worker pools a query uses belong to its collection (`lookalike.runtime`).
 """
 
 from __future__ import annotations
 
 import threading
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import Any, Iterator
 
@@ -39,27 +41,9 @@ def single_threaded_blas() -> Iterator[None]:
                 _limiter = None
 
 
-_POOLS: dict[str, ThreadPoolExecutor] = {}
-_POOLS_LOCK = threading.Lock()
-
-
-def shared_pool(name: str, workers: int) -> ThreadPoolExecutor:
-    """The process's pool called `name` (made on first use, kept for the process): work
-    that runs beside a query's other steps, without a thread start per query."""
-    with _POOLS_LOCK:
-        if name not in _POOLS:
-            _POOLS[name] = ThreadPoolExecutor(max_workers=workers, thread_name_prefix=f"lookalike-{name}")
-        return _POOLS[name]
-
-
-_CONTROLLER: Any = None
-
-
 def _controller() -> Any:
-    """threadpoolctl's view of the loaded thread pools, inspected once (~ms) and reused."""
-    global _CONTROLLER
-    if _CONTROLLER is None:
-        from threadpoolctl import ThreadpoolController
+    """threadpoolctl's view of the thread pools loaded now (~0.3 ms to inspect; only the
+    first of overlapping searches asks)."""
+    from threadpoolctl import ThreadpoolController
 
-        _CONTROLLER = ThreadpoolController()
-    return _CONTROLLER
+    return ThreadpoolController()

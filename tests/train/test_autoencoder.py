@@ -9,7 +9,8 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from lookalike.features.learned import pixels_for, read_model_file  # noqa: E402
-from lookalike.features.registry import get_extractor, register_model_file  # noqa: E402
+from lookalike import Settings  # noqa: E402
+from lookalike.runtime import Runtime  # noqa: E402
 from lookalike.train.autoencoder import (  # noqa: E402
     AutoencoderOptions,
     build_autoencoder,
@@ -53,8 +54,9 @@ def test_trained_model_file_serves_the_measured_vectors(tmp_path) -> None:
     assert config["kind"] == "autoencoder" and config["dim"] == 16
     assert config["input"]["type"] == "pixels" and config["input"]["side"] == 32
     assert len(config["input"]["mean"]) == 3 and config["far"] < config["near"]
-    spec = register_model_file(result.path)
-    served = get_extractor(spec.name).extract_batch(photos[:2])
+    runtime = Runtime(Settings())
+    spec = runtime.add_model_file(result.path)
+    served = runtime.extractor(spec.name).extract_batch(photos[:2])
     runner = OnnxRunner(read_model_file(result.path).onnx)
     direct = runner(pixels_for(photos[:2], 32, config["input"]["mean"], config["input"]["std"]))
     np.testing.assert_allclose(served, direct / np.linalg.norm(direct, axis=1, keepdims=True), atol=1e-5)

@@ -13,7 +13,7 @@ torch = pytest.importorskip("torch")
 from lookalike import Collection, Settings  # noqa: E402
 from lookalike.features.base import l2_normalise  # noqa: E402
 from lookalike.features.learned import read_model_file  # noqa: E402
-from lookalike.features.registry import register_model_file  # noqa: E402
+from lookalike.features.learned import read_model_file  # noqa: E402
 from lookalike.train.data import from_images, group_ids  # noqa: E402
 from lookalike.train.losses import LOSSES  # noqa: E402
 from lookalike.train.modules import to_layers  # noqa: E402
@@ -89,12 +89,12 @@ def test_model_file_records_what_was_measured(trained) -> None:
 
 
 def test_model_file_indexes_and_searches(trained, tmp_path: Path, photo_folder: Path) -> None:
-    spec = register_model_file(trained.path)
+    spec = read_model_file(trained.path)
     settings = Settings(db=tmp_path / "s.db", features=("phash",), model=trained.path)
     with Collection(settings=settings) as collection:
         collection.index([photo_folder])
         best = collection.search(photo_folder / "coffee-original.png", k=1)[0]
-    assert best.image.path.endswith("coffee-original.png") and best.evidence[spec.name] == pytest.approx(1.0)
+    assert best.image.path.endswith("coffee-original.png") and best.evidence[spec.feature_name] == pytest.approx(1.0)
 
 
 def test_compare_with_a_model_file_gives_p_same(trained, photo_folder: Path) -> None:
@@ -105,11 +105,11 @@ def test_compare_with_a_model_file_gives_p_same(trained, photo_folder: Path) -> 
     from lookalike.api import compare
     from lookalike.cli import main
 
-    spec = register_model_file(trained.path)
+    spec = read_model_file(trained.path)
     settings = Settings(features=("phash",), model=trained.path)
     copy = compare(photo_folder / "coffee-original.png", photo_folder / "coffee-original.png", settings, keypoints=False)
     other = compare(photo_folder / "coffee-original.png", photo_folder / "moon-original.png", settings, keypoints=False)
-    assert spec.name in copy.evidence and copy.probability is not None and other.probability is not None
+    assert spec.feature_name in copy.evidence and copy.probability is not None and other.probability is not None
     assert 0.0 <= other.probability < copy.probability <= 1.0
     assert copy.to_dict()["probability"] == round(copy.probability, 4)
     assert compare(photo_folder / "coffee-original.png", photo_folder / "moon-original.png",

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import ClassVar, Literal, Sequence
+from typing import Callable, ClassVar, Literal, Sequence
 
 import numpy as np
 from PIL import Image
@@ -93,6 +93,14 @@ class Extractor(ABC):
     @abstractmethod
     def _extract(self, images: list[Image.Image]) -> np.ndarray:
         """Return one row per image."""
+
+    def attach(self, extractor_of: Callable[[str], "Extractor"]) -> None:
+        """Called once by the owner (a collection's runtime, or `create_extractor` for a
+        stand-alone one) with the way to reach the other extractors it owns: a regional
+        embedding reuses the whole-image CNN instead of loading its own."""
+
+    def close(self) -> None:
+        """Free what the extractor holds (threads, sessions); called when its owner closes."""
 
     def probability(self, similarity: np.ndarray) -> np.ndarray | None:
         """P(same picture) for similarities of this feature, if it is calibrated for that

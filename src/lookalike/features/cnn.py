@@ -13,12 +13,10 @@ import numpy as np
 from PIL import Image
 
 from .base import Extractor, FeatureSpec, l2_normalise
-from .registry import register_extractor
 
 _MODEL = "efficientnet_lite0"
 
 
-@register_extractor
 class EfficientNetLite0(Extractor):
     spec = FeatureSpec(
         name="effnet_lite0",

@@ -10,7 +10,6 @@ import numpy as np
 from PIL import Image
 
 from .base import Extractor, FeatureSpec, l2_normalise
-from .registry import register_extractor
 
 _BINS = (8, 3, 3)
 _SIDE = 128
@@ -26,7 +25,6 @@ def colour_histogram(image: Image.Image) -> np.ndarray:
     return np.sqrt(counts / counts.sum())
 
 
-@register_extractor
 class ColourHistogram(Extractor):
     spec = FeatureSpec(
         name="color",

@@ -15,7 +15,6 @@ from PIL import Image
 from scipy.fft import dctn
 
 from .base import SIDE_SWAPPING, Extractor, FeatureSpec, turn_array
-from .registry import register_extractor
 
 _HASH_BITS = 64
 _SIDE = 8
@@ -98,28 +97,24 @@ def _hash_spec(name: str, description: str, near_bits: int) -> FeatureSpec:
     )
 
 
-@register_extractor
 class AverageHash(_HashExtractor):
     spec = _hash_spec("ahash", "aHash: 8x8 grey grid above its mean", near_bits=8)
     grid_size = (_SIDE, _SIDE)
     bits_of = staticmethod(average_hash_bits)
 
 
-@register_extractor
 class DifferenceHash(_HashExtractor):
     spec = _hash_spec("dhash", "dHash: horizontal gradient signs on a 9x8 grey grid", near_bits=10)
     grid_size = (_SIDE + 1, _SIDE)
     bits_of = staticmethod(difference_hash_bits)
 
 
-@register_extractor
 class PerceptualHash(_HashExtractor):
     spec = _hash_spec("phash", "pHash: low 8x8 DCT coefficients of a 32x32 grey grid", near_bits=10)
     grid_size = (4 * _SIDE, 4 * _SIDE)
     bits_of = staticmethod(perceptual_hash_bits)
 
 
-@register_extractor
 class WaveletHash(_HashExtractor):
     spec = _hash_spec("whash", "wHash: Haar 8x8 approximation band of a 64x64 grey grid", near_bits=8)
     grid_size = (8 * _SIDE, 8 * _SIDE)

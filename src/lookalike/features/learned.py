@@ -22,7 +22,7 @@ import json
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 from PIL import Image
@@ -107,6 +107,9 @@ class LearnedExtractor(Extractor):
         options = ort.SessionOptions()
         self._session = ort.InferenceSession(model.onnx, options, providers=["CPUExecutionProvider"])
 
+    def attach(self, extractor_of: Callable[[str], Extractor]) -> None:
+        self._extractor_of = extractor_of  # the backbone a head reads from
+
     def _extract(self, images: list[Image.Image]) -> np.ndarray:
         (embedding,) = self._session.run(["embedding"], {"input": self._inputs(images)})
         return l2_normalise(embedding)
@@ -114,9 +117,7 @@ class LearnedExtractor(Extractor):
     def _inputs(self, images: list[Image.Image]) -> np.ndarray:
         source = self.model.config["input"]
         if source["type"] == "embedding":
-            from .registry import get_extractor
-
-            return get_extractor(source["backbone"]).extract_batch(images)
+            return self._extractor_of(source["backbone"]).extract_batch(images)
         return pixels_for(images, int(source["side"]), source["mean"], source["std"])
 
     def probability(self, cosine: np.ndarray) -> np.ndarray | None:

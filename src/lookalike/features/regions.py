@@ -20,14 +20,13 @@ Not in the default features (each region costs one more CNN pass per image at in
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 from PIL import Image
 
 from .base import Extractor, FeatureSpec
 from .cnn import EfficientNetLite0
-from .registry import register_extractor
 
 SIDE = 0.6  # each window's share of the width and of the height
 # name suffix -> (left, top, right, bottom) as fractions of the image, in the order a count takes them
@@ -66,11 +65,12 @@ class RegionEmbedding(Extractor):
     def __init__(self) -> None:
         self._base: Any = None
 
-    def _extract(self, images: list[Image.Image]) -> np.ndarray:
-        from .registry import get_extractor
+    def attach(self, extractor_of: Callable[[str], Extractor]) -> None:
+        self._extractor_of = extractor_of
 
+    def _extract(self, images: list[Image.Image]) -> np.ndarray:
         if self._base is None:
-            self._base = get_extractor(BASE.name)
+            self._base = self._extractor_of(BASE.name)
         box = WINDOWS[self.suffix]
         return self._base.extract_batch([window(image, box) for image in images])
 
@@ -95,8 +95,8 @@ def _region_class(suffix: str) -> type[RegionEmbedding]:
     return type(f"RegionEmbedding_{suffix}", (RegionEmbedding,), {"spec": spec, "suffix": suffix})
 
 
-for _suffix in WINDOWS:
-    register_extractor(_region_class(_suffix))
+# One extractor per window, listed by the feature registry.
+REGION_EXTRACTORS = tuple(_region_class(suffix) for suffix in WINDOWS)
 
 
 def describe_region(spec: FeatureSpec) -> str | None:

@@ -1,8 +1,14 @@
-"""Features by name: `@register_extractor` declares one, `get_extractor("phash")` builds it."""
+"""Features by name, declared in one place: `get_extractor("phash")` builds one.
+
+The built-in extractors are listed here (`_extractor_classes`), and `@register_extractor`
+adds another (a plugin's). The registry holds classes, the factories, and nothing else:
+whoever owns an instance (a collection's runtime, `lookalike.runtime`) decides how long it
+and its model live. Features of trained model files are a runtime's too
+(`Runtime.add_model_file`).
+"""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import TypeVar
 
 from ..errors import UnknownFeature
@@ -10,61 +16,48 @@ from .base import Extractor, FeatureSpec
 
 E = TypeVar("E", bound=type[Extractor])
 
-_EXTRACTORS: dict[str, type[Extractor]] = {}
-_INSTANCES: dict[str, Extractor] = {}
-_FROM_FILES: dict[str, FeatureSpec] = {}
+_PLUGINS: dict[str, type[Extractor]] = {}
 
 
 def register_extractor(cls: E) -> E:
     """Class decorator: make an extractor available under `cls.spec.name`."""
     name = cls.spec.name
-    if name in _EXTRACTORS and _EXTRACTORS[name] is not cls:
+    known = _extractor_classes()
+    if name in known and known[name] is not cls:
         raise ValueError(f"feature {name!r} is registered twice")
-    _EXTRACTORS[name] = cls
+    _PLUGINS[name] = cls
     return cls
 
 
-def _load_builtin_features() -> None:
-    # Imported for their @register_extractor side effect.
-    from . import cnn, colour, hashes, regions, texture  # noqa: F401
+def _extractor_classes() -> dict[str, type[Extractor]]:
+    """Every extractor by feature name: the built-in ones, then the registered ones."""
+    from . import cnn, colour, hashes, regions, texture
+
+    builtin = (cnn.EfficientNetLite0, colour.ColourHistogram, hashes.AverageHash, hashes.DifferenceHash,
+               hashes.PerceptualHash, hashes.WaveletHash, *regions.REGION_EXTRACTORS, texture.LocalBinaryPatterns)
+    return {cls.spec.name: cls for cls in builtin} | _PLUGINS
 
 
 def feature_names() -> list[str]:
-    _load_builtin_features()
-    return list(_EXTRACTORS)
+    return list(_extractor_classes())
 
 
 def get_spec(name: str) -> FeatureSpec:
-    _load_builtin_features()
-    if name in _FROM_FILES:
-        return _FROM_FILES[name]
+    classes = _extractor_classes()
     try:
-        return _EXTRACTORS[name].spec
+        return classes[name].spec
     except KeyError:
-        raise UnknownFeature(name, list(_EXTRACTORS) + list(_FROM_FILES)) from None
+        raise UnknownFeature(name, list(classes)) from None
 
 
 def get_extractor(name: str) -> Extractor:
-    """One shared instance per feature (models are loaded once per process)."""
-    spec = get_spec(name)
-    if name not in _INSTANCES:
-        _INSTANCES[name] = _EXTRACTORS[spec.name]()
-    return _INSTANCES[name]
-
-
-def register_model_file(path: str | Path) -> FeatureSpec:
-    """Make a trained model file's feature available by its name (kind-sha8)."""
-    from .learned import LearnedExtractor, read_model_file
-
-    model = read_model_file(path)
-    if model.feature_name not in _FROM_FILES:
-        extractor = LearnedExtractor(model)
-        _INSTANCES[model.feature_name] = extractor
-        _FROM_FILES[model.feature_name] = extractor.spec
-    return _FROM_FILES[model.feature_name]
+    """A new extractor of the feature `name` (its model, if any, loads on first use); an
+    extractor that reuses another (a regional embedding: the CNN) gets a new one of that too."""
+    get_spec(name)
+    extractor = _extractor_classes()[name]()
+    extractor.attach(get_extractor)
+    return extractor
 
 
 def all_specs() -> list[FeatureSpec]:
     return [get_spec(name) for name in feature_names()]
-
-

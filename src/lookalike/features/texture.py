@@ -8,12 +8,12 @@ embedding confuses.
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
 from PIL import Image
 
-from ..threads import shared_pool
 from .base import Extractor, FeatureSpec, l2_normalise
-from .registry import register_extractor
 
 _RADII = ((8, 1), (16, 2), (24, 3))
 _SIDE = 256
@@ -33,13 +33,13 @@ def grey_short_side(image: Image.Image, side: int, max_pixels: int = _MAX_PIXELS
     return np.asarray(grey.resize(size, Image.Resampling.BILINEAR, reducing_gap=2.0))
 
 
-def lbp_histograms(images: list[Image.Image]) -> list[np.ndarray]:
-    """One histogram vector per image. The (image, radius) jobs run on `_WORKERS` threads,
-    largest first (numpy releases the GIL for whole-image array arithmetic)."""
+def lbp_histograms(images: list[Image.Image], pool: ThreadPoolExecutor) -> list[np.ndarray]:
+    """One histogram vector per image. The (image, radius) jobs run on `pool`, largest first
+    (numpy releases the GIL for whole-image array arithmetic)."""
     greys = [grey_short_side(image, _SIDE) for image in images]
     jobs = sorted(((i, radius) for i in range(len(greys)) for radius in range(len(_RADII))),
                   key=lambda job: -_RADII[job[1]][0])
-    counts = dict(zip(jobs, shared_pool("lbp", _WORKERS).map(lambda job: uniform_lbp_counts(greys[job[0]], *_RADII[job[1]]), jobs)))
+    counts = dict(zip(jobs, pool.map(lambda job: uniform_lbp_counts(greys[job[0]], *_RADII[job[1]]), jobs)))
     return [np.concatenate([np.sqrt(counts[i, r] / max(counts[i, r].sum(), 1)) for r in range(len(_RADII))])
             .astype(np.float32) for i in range(len(greys))]
 
@@ -117,7 +117,6 @@ def _circle_point(padded: np.ndarray, pad: int, row_offset: float, col_offset: f
 _WORKERS = 2
 
 
-@register_extractor
 class LocalBinaryPatterns(Extractor):
     spec = FeatureSpec(
         name="lbp",
@@ -133,5 +132,15 @@ class LocalBinaryPatterns(Extractor):
         input_mode="L",
     )
 
+    def __init__(self) -> None:
+        self._pool: ThreadPoolExecutor | None = None
+
     def _extract(self, images: list[Image.Image]) -> np.ndarray:
-        return l2_normalise(np.stack(lbp_histograms(images)))
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(max_workers=_WORKERS, thread_name_prefix="lookalike-lbp")
+        return l2_normalise(np.stack(lbp_histograms(images, self._pool)))
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+            self._pool = None

@@ -29,10 +29,10 @@ from typing import Any, Final
 
 import numpy as np
 import onnxruntime as ort
-import platformdirs
 from PIL import Image
 
 from ..errors import LookalikeError
+from ..settings import CACHE_DIR_ENV, default_cache_root
 from .registry import DEFAULT_MODEL, ModelSpec, get_model_spec
 from .torch_checkpoint import load_state_dict
 
@@ -48,7 +48,6 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-CACHE_DIR_ENV: Final = "LOOKALIKE_CACHE_DIR"
 #: Bump to invalidate every cached model (e.g. if the sidecar format changes).
 _CACHE_FORMAT: Final = 1
 #: Pillow first box-reduces by an integer factor while that keeps the image at least
@@ -66,8 +65,7 @@ def models_cache_dir(cache_dir: str | os.PathLike[str] | None = None) -> Path:
     """Directory holding converted models: ``cache_dir`` if given, else see module doc."""
     if cache_dir is not None:
         return Path(cache_dir)
-    root = os.environ.get(CACHE_DIR_ENV) or platformdirs.user_cache_dir("lookalike")
-    return Path(root) / "models"
+    return default_cache_root() / "models"
 
 
 def _resolve(spec: ModelSpec | str) -> ModelSpec:

@@ -17,6 +17,7 @@ if TYPE_CHECKING:
 
     from ..query import QueryImage
     from ..records import Comparison, ImageRecord, Match
+    from ..runtime import Runtime
     from ..settings import Settings
     from ..store import Store
 
@@ -60,11 +61,13 @@ class Reranker(ABC):
         """Return the matches re-scored and re-sorted (best first); may add evidence."""
 
 
-_STAGES: dict[str, Callable[[], Reranker]] = {}
+# name -> factory: a stage is made per search (or per indexing run) with the collection's
+# runtime, which holds what the stage keeps between calls (`Runtime.state`).
+_STAGES: dict[str, Callable[["Runtime"], Reranker]] = {}
 
 
-def register_reranker(name: str) -> Callable[[Callable[[], Reranker]], Callable[[], Reranker]]:
-    def register(factory: Callable[[], Reranker]) -> Callable[[], Reranker]:
+def register_reranker(name: str) -> Callable[[Callable[["Runtime"], Reranker]], Callable[["Runtime"], Reranker]]:
+    def register(factory: Callable[["Runtime"], Reranker]) -> Callable[["Runtime"], Reranker]:
         _STAGES[name] = factory
         return factory
 
@@ -84,9 +87,10 @@ def reranker_names() -> list[str]:
     return sorted(_STAGES)
 
 
-def get_rerankers(names: Sequence[str]) -> list[Reranker]:
+def get_rerankers(names: Sequence[str], runtime: "Runtime") -> list[Reranker]:
+    """The stages called `names`, made for the collection whose runtime is `runtime`."""
     _load_builtin_stages()
     unknown = [name for name in names if name not in _STAGES]
     if unknown:
         raise LookalikeError(f"unknown re-ranking stage {unknown[0]!r}; known: {', '.join(sorted(_STAGES)) or 'none'}")
-    return [_STAGES[name]() for name in names]
+    return [_STAGES[name](runtime) for name in names]

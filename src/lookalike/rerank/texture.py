@@ -35,6 +35,7 @@ from . import Reranker, register_reranker
 if TYPE_CHECKING:
     from ..query import QueryImage
     from ..records import Match
+    from ..runtime import Runtime
     from ..store import Store
 
 META_KEY = "rerank.texture"
@@ -123,26 +124,26 @@ def save_classifier(store: "Store", classifier: TextureClassifier) -> None:
     store.set_meta({META_KEY: classifier.to_json()})
 
 
-_PARSED: dict[str, TextureClassifier] = {}
-
-
 def load_classifier(store: "Store") -> TextureClassifier | None:
+    """The store's classifier, parsed once per collection and classifier, not per query."""
     text = store.meta().get(META_KEY)
     if text is None:
         return None
-    if text not in _PARSED:  # parsed once per process and classifier, not per query
-        _PARSED.clear()
-        _PARSED[text] = TextureClassifier.from_json(text)
-    return _PARSED[text]
+    parsed: dict[str, TextureClassifier] = store.runtime.state("texture.classifier", dict)
+    if text not in parsed:
+        parsed.clear()
+        parsed[text] = TextureClassifier.from_json(text)
+    return parsed[text]
 
 
 @register_reranker("texture")
 class TextureReranker(Reranker):
     name = "texture"
 
-    def rerank(self, store: "Store", query: "QueryImage", matches: list["Match"]) -> list["Match"]:
-        from ..features.registry import get_extractor
+    def __init__(self, runtime: "Runtime | None" = None) -> None:
+        """What the stage keeps (the parsed classifier) is in the store's runtime."""
 
+    def rerank(self, store: "Store", query: "QueryImage", matches: list["Match"]) -> list["Match"]:
         classifier = load_classifier(store)
         if classifier is None:
             raise NoTextureClassifier(store.location)
@@ -151,7 +152,7 @@ class TextureReranker(Reranker):
         band = [row for row, match in enumerate(matches) if match.tier != "exact" and match.score >= low]
         if not band:
             return matches
-        query_vector = get_extractor(classifier.feature).extract_batch([query.image])
+        query_vector = store.runtime.extractor(classifier.feature).extract_batch([query.image])
         candidates = [matches[row] for row in band]
         same = classifier.same_probability(
             query_vector, [match.image.label for match in candidates],

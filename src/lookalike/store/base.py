@@ -18,8 +18,8 @@ import numpy as np
 
 from ..errors import FeatureMismatch, LookalikeError, StoreError
 from ..features.base import FeatureSpec
-from ..features.registry import get_spec, register_model_file
 from ..records import ImageRecord
+from ..runtime import Runtime
 from ..settings import Settings
 
 CANDIDATE_FAMILIES = ("hash", "embedding")
@@ -54,17 +54,20 @@ class PathLink:
 class Store(ABC):
     settings: Settings
     specs: list[FeatureSpec]
+    runtime: Runtime  # the collection's extractors, stage state and pools (lookalike.runtime)
 
     # --- opening: features and calibrated settings ----------------------------------------
 
     def _open_features(self, settings: Settings) -> None:
         """Settle the features (an existing store keeps its own; a new one takes the
-        settings', plus a learned model's) and the calibrated thresholds."""
+        settings', plus a learned model's) and the calibrated thresholds; make the runtime
+        that serves them."""
+        self.runtime = Runtime(settings)
         names = self._feature_names(settings)
         meta = self.meta()
         calibrated = {key: float(meta[key]) for key in CALIBRATED_SETTINGS if key in meta}
         self.settings = replace(settings, features=tuple(names), **calibrated)
-        self.specs = [get_spec(name) for name in names]
+        self.specs = [self.runtime.spec(name) for name in names]
         self._check_and_record_features(self.specs)
 
     def _feature_names(self, settings: Settings) -> list[str]:
@@ -72,12 +75,12 @@ class Store(ABC):
         for feature in stored:
             if feature.get("source"):
                 try:
-                    register_model_file(str(feature["source"]))
+                    self.runtime.add_model_file(str(feature["source"]))
                 except LookalikeError as exc:
                     raise StoreError(f"{self.location}: feature {feature['name']} needs its model file: {exc}") from None
         names = [str(f["name"]) for f in stored] or list(settings.features)
         if settings.model is not None:
-            learned = register_model_file(settings.model).name
+            learned = self.runtime.add_model_file(settings.model).name
             if learned not in names:
                 if self.counts()["images"]:
                     raise FeatureMismatch(
@@ -133,8 +136,16 @@ class Store(ABC):
     def location(self) -> str:
         """Where the store lives, for messages."""
 
+    def close(self) -> None:
+        """Close the backend (`_close`), then stop the runtime's pools."""
+        try:
+            self._close()
+        finally:
+            if hasattr(self, "runtime"):
+                self.runtime.close()
+
     @abstractmethod
-    def close(self) -> None: ...
+    def _close(self) -> None: ...
 
     @abstractmethod
     def writing(self) -> AbstractContextManager[None]:

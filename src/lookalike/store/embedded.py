@@ -7,7 +7,7 @@ journals every vector written or deleted (`catalog.migrations.m005_index_journal
 index file that is behind (not saved since the last writes, or a crash between the catalog
 commit and the save) catches up on open by replaying the entries after it. A write
 therefore saves an index file only when the entries since its last save reach
-`UNSAVED_SHARE` of its size (a single add at a million images would otherwise write 1.4 GB);
+`Settings.index_save_share` of its size (a single add at a million images would otherwise write 1.4 GB);
 the journal is pruned up to the oldest saved file. A file that is missing, damaged (its
 bytes no longer match its checksum: a warning names it), older than the pruned entries or
 still at odds with the catalog's count is rebuilt from the catalog's vectors, so the two
@@ -38,9 +38,6 @@ from .base import NewImage, PathLink, Store
 # An approximate float index proposes this many times k candidates; the catalog's exact
 # vectors re-rank them (the 8-bit codes alone blur close rankings).
 RERANK_FACTOR = 3
-# An index file is written again once the journal holds this share of its size after it.
-UNSAVED_SHARE = 0.01
-
 
 class EmbeddedStore(Store):
     def __init__(self, settings: Settings) -> None:
@@ -60,7 +57,7 @@ class EmbeddedStore(Store):
     def location(self) -> str:
         return str(self.catalog.path)
 
-    def close(self) -> None:
+    def _close(self) -> None:
         self.catalog.close()
 
     # --- metadata ---------------------------------------------------------------------------
@@ -271,7 +268,7 @@ class EmbeddedStore(Store):
                 self.indexes[spec.name] = self._open_index(spec)
 
     def save_indexes(self) -> None:
-        """Persist the indexes whose files have fallen `UNSAVED_SHARE` behind (or have none)
+        """Persist the indexes whose files have fallen `Settings.index_save_share` behind (or have none)
         or that change kind (exact <-> approximate, or an approximate one that grew or shrank
         far past what its cells were learned for, retrained); then prune the journal up to
         the oldest file. Call under `writing()`: this process's own writes are then the only
@@ -289,7 +286,7 @@ class EmbeddedStore(Store):
             self._caught_up[spec.name] = position
             saved = self._saved.get(spec.name, -1)
             behind = (saved < 0 or spec.name in self._unchecksummed
-                      or self.catalog.journal_count(spec.name, saved) > UNSAVED_SHARE * len(index))
+                      or self.catalog.journal_count(spec.name, saved) > self.settings.index_save_share * len(index))
             if not behind and not index.needs_rebuild(len(index), self.settings.max_exact_vectors):
                 continue
             count = self.catalog.count_vectors(spec.name)

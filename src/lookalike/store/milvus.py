@@ -185,7 +185,7 @@ class MilvusStore(Store):
 
     # --- metadata ---------------------------------------------------------------------------
 
-    def close(self) -> None:
+    def _close(self) -> None:
         self.client.close()
 
     def stored_features(self) -> list[dict[str, object]]:

@@ -15,7 +15,7 @@ One room, one module per concern:
 The tuning of the thresholds, on real photographs and unrelated ones: `decision`.
 """
 
-from .cache import CACHE, FeatureCache
+from .cache import FeatureCache, feature_cache
 from .decision import NEAR_DUPLICATE_MIN_INLIERS, SAME_OBJECT_MIN_INLIERS, Verification, kind, reason, strength
 from .features import DECODE_MIN_SIDE, WORK_SIDE, LocalFeatures, default_method, extract_features, feature_key
 from .geometry import verify, verify_images
@@ -38,9 +38,9 @@ from .stage import (
 )
 
 __all__ = [
-    "CACHE", "CONFIDENT", "DECODE_MIN_SIDE", "EVIDENCE_COVERAGE", "EVIDENCE_INLIERS", "EVIDENCE_QUERY_COVERAGE",
+    "CONFIDENT", "DECODE_MIN_SIDE", "EVIDENCE_COVERAGE", "EVIDENCE_INLIERS", "EVIDENCE_QUERY_COVERAGE",
     "EVIDENCE_REGION", "MAX_PAIRS_SHOWN", "NEAR_DUPLICATE_MIN_INLIERS", "NEAR_DUPLICATE_SCORES",
     "SAME_OBJECT_MIN_INLIERS", "SAME_OBJECT_SCORES", "WORK_SIDE", "FeatureCache", "KeypointReranker",
-    "LocalFeatures", "Verification", "default_method", "describe", "explain", "extract_features", "feature_key",
+    "LocalFeatures", "Verification", "default_method", "describe", "explain", "extract_features", "feature_cache", "feature_key",
     "kind", "precompute", "reason", "rescore", "strength", "verified_score", "verify", "verify_images", "verify_pair",
 ]

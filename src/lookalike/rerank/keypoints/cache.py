@@ -9,9 +9,13 @@ import tempfile
 import threading
 from collections import OrderedDict
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
+from ...settings import default_cache_root
 from .features import LocalFeatures
+
+if TYPE_CHECKING:
+    from ...runtime import Runtime
 
 log = logging.getLogger(__name__)
 
@@ -22,9 +26,9 @@ class FeatureCache:
     and described once, not once per process. Thread-safe; disk trouble (read-only, full,
     damaged files) only costs recomputation.
 
-    `directory`: where the files go; default `$LOOKALIKE_CACHE_DIR/keypoints` (else the
-    platform's user cache dir for "lookalike"), looked up at use time. `persist=False`:
-    memory only."""
+    `directory`: where the files go; default `keypoints/` under the cache root
+    (`lookalike.settings.default_cache_root`). `persist=False`: memory only. A collection's
+    runtime holds its cache (`feature_cache`), in `Settings.cache_root()/keypoints`."""
 
     def __init__(self, max_bytes: int = 64 * 1024 * 1024, directory: str | os.PathLike[str] | None = None,
                  persist: bool = True) -> None:
@@ -40,11 +44,9 @@ class FeatureCache:
 
     @property
     def directory(self) -> Path:
-        if self._directory is not None:
-            return self._directory
-        import platformdirs
-
-        return Path(os.environ.get("LOOKALIKE_CACHE_DIR") or platformdirs.user_cache_dir("lookalike")) / "keypoints"
+        if self._directory is None:
+            self._directory = default_cache_root() / "keypoints"
+        return self._directory
 
     def get(self, key: str, *, persistent: bool = False) -> LocalFeatures | None:
         with self._lock:
@@ -144,4 +146,6 @@ class FeatureCache:
                 os.unlink(file.name)
 
 
-CACHE = FeatureCache()
+def feature_cache(runtime: "Runtime") -> FeatureCache:
+    """The collection's keypoint feature cache, in `Settings.cache_root()/keypoints`."""
+    return runtime.state("keypoints.cache", lambda: FeatureCache(directory=runtime.settings.cache_root() / "keypoints"))

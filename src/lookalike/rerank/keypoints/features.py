@@ -8,7 +8,6 @@ imported on first use only.
 from __future__ import annotations
 
 import json
-import threading
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -109,8 +108,6 @@ def _cv2() -> Any:
     return cv2
 
 
-_local = threading.local()
-
 
 def default_method() -> str:
     """SIFT when this OpenCV has it (4.4 and later: the patent expired), else ORB."""
@@ -118,20 +115,13 @@ def default_method() -> str:
 
 
 def _detector(method: str, max_keypoints: int) -> Any:
-    """One detector per thread and setting (OpenCV objects are not shared across threads)."""
-    cache = getattr(_local, "detectors", None)
-    if cache is None:
-        cache = _local.detectors = {}
-    key = (method, max_keypoints)
-    if key not in cache:
-        cv2 = _cv2()
-        if method == "sift":
-            cache[key] = cv2.SIFT_create(nfeatures=max_keypoints)
-        elif method == "orb":
-            cache[key] = cv2.ORB_create(nfeatures=max_keypoints)
-        else:
-            raise ValueError(f"unknown keypoint method {method!r}; known: sift, orb")
-    return cache[key]
+    """A new detector (about a microsecond to make; OpenCV objects are not shared across threads)."""
+    cv2 = _cv2()
+    if method == "sift":
+        return cv2.SIFT_create(nfeatures=max_keypoints)
+    if method == "orb":
+        return cv2.ORB_create(nfeatures=max_keypoints)
+    raise ValueError(f"unknown keypoint method {method!r}; known: sift, orb")
 
 
 def extract_features(

@@ -32,9 +32,9 @@ tell from a copy (parallax: no single map fits), and a stage whose tiers changed
 `--explain` would show one answer and give another.
 `bench/crops.py` measures the stage.
 
-Candidate features are cached by content hash (`cache.CACHE`: in memory, and as files
-under `$LOOKALIKE_CACHE_DIR/keypoints`), so a candidate seen before, by this process or
-another, is neither decoded nor described again; `precompute` fills the cache ahead of
+Candidate features are cached by content hash (the collection's `cache.feature_cache`: in
+memory, and as files under `Settings.cache_root()/keypoints`), so a candidate seen before, by
+this process or another, is neither decoded nor described again; `precompute` fills the cache ahead of
 queries, and indexing does it for new images with `index --keypoints` (or this stage in
 `Settings.rerank`); removing an image deletes its files. A candidate whose file is gone, unreadable or changed since it was indexed (other
 content hash) and not cached is skipped and keeps its first-stage result.
@@ -53,7 +53,7 @@ from ...decode import decode_image, read_bytes
 from ...errors import DecodeError
 from ...query_parts import PART_EVIDENCE
 from .. import KEYPOINTS_STAGE, Reranker, register_reranker
-from .cache import CACHE, FeatureCache
+from .cache import FeatureCache, feature_cache
 from .decision import NEAR_DUPLICATE_MIN_INLIERS, Verification
 from .features import DECODE_MIN_SIDE, WORK_SIDE, LocalFeatures, default_method, extract_features, feature_key
 from .geometry import verify
@@ -63,6 +63,7 @@ if TYPE_CHECKING:
 
     from ...query import QueryImage
     from ...records import Comparison, ImageRecord, Match
+    from ...runtime import Runtime
     from ...settings import Settings
     from ...store import Store
 
@@ -92,6 +93,8 @@ class KeypointReranker(Reranker):
 
     def __init__(
         self,
+        runtime: "Runtime | None" = None,
+        *,
         top_n: int = TOP_N,
         floor: float = FLOOR,
         max_verified: int = MAX_VERIFIED,
@@ -108,7 +111,9 @@ class KeypointReranker(Reranker):
         self.floor = floor
         self.max_verified = max_verified
         self._method = method
-        self.cache = cache if cache is not None else CACHE
+        # the collection's cache (its runtime's); a stage made without one takes the store's
+        # at its first search, or a private one
+        self.cache = cache if cache is not None else (feature_cache(runtime) if runtime is not None else None)
         self.workers = workers
         self.verifications: dict[int, Verification] = {}  # image id -> evidence, for this search
 
@@ -126,7 +131,8 @@ class KeypointReranker(Reranker):
         return self.confident is not None and bool(matches) and matches[0].score >= self.confident
 
     def rerank(self, store: "Store", query: "QueryImage", matches: list["Match"]) -> list["Match"]:
-
+        if self.cache is None:
+            self.cache = feature_cache(store.runtime)
         usual = self._usual(matches)
         if self._sure(matches):
             # a copy, a crop or another view: the keypoints tell which (even the hashes cannot
@@ -173,12 +179,17 @@ class KeypointReranker(Reranker):
         order = sorted(range(len(rescored)), key=lambda i: -rescored[i].score)  # stable: ties keep their order
         return [rescored[i] for i in order]
 
+    def _own_cache(self) -> FeatureCache:
+        if self.cache is None:
+            self.cache = FeatureCache()
+        return self.cache
+
     def on_index(self, images: Sequence[tuple[str, "Image.Image", tuple[int, int]]]) -> None:
-        describe(images, method=self._method, workers=self.workers, cache=self.cache)
+        describe(images, self._own_cache(), method=self._method, workers=self.workers)
 
     def on_remove(self, records: Sequence["ImageRecord"]) -> None:
         for record in records:
-            self.cache.discard(record.sha256)
+            self._own_cache().discard(record.sha256)
 
     def compare(self, first: "Image.Image", second: "Image.Image", result: "Comparison",
                 settings: "Settings") -> "Comparison":
@@ -343,8 +354,8 @@ def explain(match: "Match") -> str | None:
             f"(x {left:.0%}-{right:.0%}, y {top:.0%}-{bottom:.0%}) and {query_coverage:.0%} of the query")
 
 
-def describe(images: Sequence[tuple[str, "Image.Image", tuple[int, int]]], *, method: str | None = None,
-             workers: int = WORKERS, cache: FeatureCache = CACHE) -> None:
+def describe(images: Sequence[tuple[str, "Image.Image", tuple[int, int]]], cache: FeatureCache, *,
+             method: str | None = None, workers: int = WORKERS) -> None:
     """Put freshly decoded images' features into the keypoint cache (files included), as
     (content hash, image, original (width, height)); used by indexing."""
     if not images:
@@ -355,7 +366,7 @@ def describe(images: Sequence[tuple[str, "Image.Image", tuple[int, int]]], *, me
         if cache.get(key, persistent=True) is None:
             cache.put(key, extract_features(image, size=size, method=method), persistent=True)
 
-    stage = KeypointReranker(workers=workers)
+    stage = KeypointReranker(workers=workers, cache=cache)
     stage._run([(lambda item=item: one(*item)) for item in images])
 
 
@@ -371,8 +382,9 @@ def precompute(
     that `--rerank keypoints` never decodes a candidate at query time. Returns how many
     images have features (cached before or now)."""
 
-    # the shared cache's files, with a small memory of its own: a big collection streams through
-    stage = KeypointReranker(method=method, workers=workers, cache=CACHE.sibling(16 * 1024 * 1024))
+    # the collection's cache files, with a small memory of its own: a big collection streams through
+    cache = feature_cache(store.runtime).sibling(16 * 1024 * 1024)
+    stage = KeypointReranker(method=method, workers=workers, cache=cache)
     all_ids = list(store.image_ids() if ids is None else ids)
     done = 0
     for start in range(0, len(all_ids), 64):
