@@ -261,3 +261,22 @@ def test_migrate_between_backends_without_reembedding(tmp_path: Path, gallery: P
         found = [(m.image.sha256, round(m.score, 6)) for m in copied.search(gallery / "coffee.png", k=5)]
         assert found == expected
         assert {i.label for i in copied.page(0, 100)} >= {"coffee", "astronaut"}
+
+
+def test_a_string_key_is_a_path_and_an_int_key_an_id(hash_collection, gallery: Path, tmp_path: Path,
+                                                    monkeypatch) -> None:
+    """`remove(["2"])` meant image 2 unless a file called 2 sat in the current folder: now a
+    string is a path and an int an id, wherever the call is made from."""
+    folder = tmp_path / "named"
+    folder.mkdir()
+    (folder / "1").write_bytes((gallery / "moon.png").read_bytes())
+    (folder / "other.png").write_bytes((gallery / "coffee.png").read_bytes())
+    hash_collection.add([folder / "1", folder / "other.png"])
+    moon, other = (hash_collection.image_at(folder / name).id for name in ("1", "other.png"))
+    monkeypatch.chdir(tmp_path)  # no file named like an id here
+    with pytest.raises(NotInCollection):
+        hash_collection.remove([str(other)])
+    assert hash_collection.get(other).id == other
+    monkeypatch.chdir(folder)
+    assert hash_collection.remove(["1"]) == [moon]  # the file named 1
+    assert hash_collection.remove([other]) == [other]

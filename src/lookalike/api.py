@@ -91,14 +91,41 @@ class Collection:
             raise NotInCollection(image_id)
         return record
 
+    def find(self, sha256: str) -> ImageRecord | None:
+        """The stored image with this content (SHA-256 of its file), if there is one."""
+        image_id = self.store.image_id_for_sha256(sha256)
+        return None if image_id is None else self.store.image(image_id)
+
+    def image_at(self, path: str | Path) -> ImageRecord | None:
+        """The stored image a file path belongs to, if the collection records that path."""
+        state = self.store.path_state(str(Path(path).resolve()))
+        return None if state is None else self.store.image(state[0])
+
+    def __len__(self) -> int:
+        """How many images the collection holds."""
+        return self.store.counts()["images"]
+
+    def image_ids(self) -> list[int]:
+        """Every stored image's id, in id order."""
+        return self.store.image_ids()
+
+    def version(self) -> tuple[int, ...]:
+        """Changes whenever the collection does: a key for caches of what is derived from it."""
+        return self.store.version()
+
+    def index_sizes(self) -> dict[str, int]:
+        """Vectors in each feature's index."""
+        return {spec.name: self.store.index_size(spec.name) for spec in self.store.specs}
+
     def page(self, offset: int = 0, limit: int = 100) -> list[ImageRecord]:
         """Images in id order, a page at a time."""
         ids = self.store.image_ids()[offset : offset + limit]
         records = self.store.images(ids)
         return [records[i] for i in ids]
 
-    def remove(self, keys: Sequence[str | int]) -> list[int]:
-        """Remove images by id or path; returns the ids of images that left the collection."""
+    def remove(self, keys: Sequence[str | Path | int]) -> list[int]:
+        """Remove images by id (an int) or by path (a str or Path); returns the ids of the
+        images that left the collection."""
         return remove(self.store, keys)
 
     def search(

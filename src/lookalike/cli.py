@@ -156,13 +156,14 @@ def add(ctx: click.Context, files: tuple[Path, ...], label: str | None, as_json:
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_context
 def remove_command(ctx: click.Context, keys: tuple[str, ...], as_json: bool) -> None:
-    """Remove images by id or by path (nothing is removed if one is unknown).
+    """Remove images by id or by path (nothing is removed if one is unknown). A key of
+    digits is an id: write a file named 42 as ./42.
 
     \b
     lookalike remove 42 photos/old.jpg
     """
     with _open(ctx) as collection:
-        removed = collection.remove(list(keys))
+        removed = collection.remove([int(key) if key.isdigit() else key for key in keys])
     if as_json:
         _emit_json({"removed_ids": removed})
     else:

@@ -9,6 +9,7 @@ reason and the run goes on.
 from __future__ import annotations
 
 import hashlib
+import numbers
 import time
 import zlib
 from pathlib import Path
@@ -117,13 +118,13 @@ def prune_missing(store: Store, roots: Sequence[str | Path]) -> int:
     return len(gone)
 
 
-def remove(store: Store, keys: Sequence[str | int]) -> list[int]:
-    """Remove images by id or by path (a path removes that path, and the image with its
-    last path). All keys are checked first: nothing is removed if one is unknown."""
+def remove(store: Store, keys: Sequence[str | Path | int]) -> list[int]:
+    """Remove images by id (an int) or by path (a str or Path: that path goes, and the image
+    with its last path). All keys are checked first: nothing is removed if one is unknown."""
     ids: list[int] = []
     paths: list[str] = []
     for key in keys:
-        if isinstance(key, int) or (isinstance(key, str) and key.isdigit() and not Path(key).exists()):
+        if isinstance(key, numbers.Integral):  # numpy's integers too
             if store.image(int(key)) is None:
                 raise NotInCollection(key)
             ids.append(int(key))

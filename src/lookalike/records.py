@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any, Literal
 
 Tier = Literal["exact", "near-duplicate", "same-object", "similar"]
@@ -27,6 +28,10 @@ class ImageRecord:
     @property
     def path(self) -> str | None:
         return self.paths[0] if self.paths else None
+
+    def existing_path(self) -> str | None:
+        """The first of its paths still on disk as a file (None when every copy is gone)."""
+        return next((path for path in self.paths if Path(path).is_file()), None)
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,8 @@ from typing import Final
 
 import numpy as np
 import onnx
-from onnx import TensorProto, helper, numpy_helper
+
+from .onnx_writer import GraphWriter
 
 __all__ = [
     "BATCH_NORM_EPS",
@@ -39,8 +40,6 @@ __all__ = [
 
 #: Bump whenever the produced graph changes, so cached conversions are redone.
 BUILDER_VERSION: Final = 1
-OPSET: Final = 17
-IR_VERSION: Final = 8  # the IR version that goes with opset 17; widely loadable
 
 INPUT_NAME: Final = "pixels"
 OUTPUT_EMBEDDING: Final = "embedding"
@@ -157,18 +156,13 @@ def _fold_batch_norm(
     return folded.astype(np.float32), bias.astype(np.float32)
 
 
-class _GraphBuilder:
-    """Accumulates nodes and initializers with deterministic, readable names."""
+class _GraphBuilder(GraphWriter):
+    """The network's blocks, written with deterministic, readable names."""
 
     def __init__(self, state_dict: Mapping[str, np.ndarray], image_size: int) -> None:
+        super().__init__()
         self.state_dict = state_dict
         self.size = image_size  # current spatial size (square input)
-        self.nodes: list[onnx.NodeProto] = []
-        self.initializers: list[onnx.TensorProto] = []
-
-    def _const(self, name: str, array: np.ndarray) -> str:
-        self.initializers.append(numpy_helper.from_array(np.ascontiguousarray(array), name))
-        return name
 
     def conv_bn(
         self,
@@ -186,27 +180,13 @@ class _GraphBuilder:
         kernel = int(weight.shape[-1])
         w, b = _fold_batch_norm(weight, self.state_dict, bn)
         before, after, out_size = _tf_same_pads(self.size, kernel, stride)
-        out = f"{name}.conv"
-        self.nodes.append(
-            helper.make_node(
-                "Conv",
-                [x, self._const(f"{name}.weight", w), self._const(f"{name}.bias", b)],
-                [out],
-                name=out,
-                kernel_shape=[kernel, kernel],
-                strides=[stride, stride],
-                pads=[before, before, after, after],
-                group=groups,
-            )
-        )
+        out = self.node("Conv", [x, self.constant(f"{name}.weight", w), self.constant(f"{name}.bias", b)],
+                        f"{name}.conv", kernel_shape=[kernel, kernel], strides=[stride, stride],
+                        pads=[before, before, after, after], group=groups)
         self.size = out_size
         if not relu6:
             return out
-        act = f"{name}.relu6"
-        self.nodes.append(
-            helper.make_node("Clip", [out, "relu6.min", "relu6.max"], [act], name=act)
-        )
-        return act
+        return self.node("Clip", [out, "relu6.min", "relu6.max"], f"{name}.relu6")
 
     def block(self, x: str, cfg: BlockConfig) -> str:
         """One MBConv block without squeeze-excite, as in EfficientNet-Lite."""
@@ -227,9 +207,7 @@ class _GraphBuilder:
             h, f"{name}.project", src + "_project_conv.weight", src + "_bn2", relu6=False
         )
         if cfg.has_residual:
-            out = f"{name}.add"
-            self.nodes.append(helper.make_node("Add", [h, x], [out], name=out))
-            h = out
+            h = self.node("Add", [h, x], f"{name}.add")
         return h
 
 
@@ -248,51 +226,21 @@ def build_efficientnet_lite_onnx(
         raise ValueError("image_size must be positive")
     configs = infer_block_configs(state_dict)
     g = _GraphBuilder(state_dict, image_size)
-    g._const("relu6.min", np.array(0.0, dtype=np.float32))
-    g._const("relu6.max", np.array(6.0, dtype=np.float32))
+    g.constant("relu6.min", np.array(0.0, dtype=np.float32))
+    g.constant("relu6.max", np.array(6.0, dtype=np.float32))
 
     h = g.conv_bn(INPUT_NAME, "stem", "_conv_stem.weight", "_bn0", stride=_STEM_STRIDE)
     for cfg in configs:
         h = g.block(h, cfg)
     h = g.conv_bn(h, "head", "_conv_head.weight", "_bn1")
-    g.nodes.append(helper.make_node("GlobalAveragePool", [h], ["head.pool"], name="head.pool"))
-    g.nodes.append(
-        helper.make_node("Flatten", ["head.pool"], [OUTPUT_EMBEDDING], name="head.flatten", axis=1)
-    )
+    pooled = g.node("GlobalAveragePool", [h], "head.pool")
+    g.node("Flatten", [pooled], "head.flatten", output=OUTPUT_EMBEDDING, axis=1)
 
     fc_weight = _get(state_dict, "_fc.weight").astype(np.float32)
     fc_bias = _get(state_dict, "_fc.bias").astype(np.float32)
     num_classes, dim = fc_weight.shape
-    g.nodes.append(
-        helper.make_node(
-            "Gemm",
-            [OUTPUT_EMBEDDING, g._const("fc.weight", fc_weight), g._const("fc.bias", fc_bias)],
-            [OUTPUT_LOGITS],
-            name="fc",
-            transB=1,
-        )
-    )
-
-    graph = helper.make_graph(
-        g.nodes,
-        "efficientnet_lite",
-        inputs=[
-            helper.make_tensor_value_info(
-                INPUT_NAME, TensorProto.FLOAT, ["N", 3, image_size, image_size]
-            )
-        ],
-        outputs=[
-            helper.make_tensor_value_info(OUTPUT_EMBEDDING, TensorProto.FLOAT, ["N", dim]),
-            helper.make_tensor_value_info(OUTPUT_LOGITS, TensorProto.FLOAT, ["N", num_classes]),
-        ],
-        initializer=g.initializers,
-    )
-    model = helper.make_model(
-        graph,
-        opset_imports=[helper.make_opsetid("", OPSET)],
-        producer_name="lookalike",
-        producer_version=str(BUILDER_VERSION),
-        ir_version=IR_VERSION,
-    )
-    onnx.checker.check_model(model, full_check=True)
-    return model
+    g.node("Gemm", [OUTPUT_EMBEDDING, g.constant("fc.weight", fc_weight), g.constant("fc.bias", fc_bias)], "fc",
+           output=OUTPUT_LOGITS, transB=1)
+    return g.model("efficientnet_lite", inputs=[(INPUT_NAME, ["N", 3, image_size, image_size])],
+                   outputs=[(OUTPUT_EMBEDDING, ["N", dim]), (OUTPUT_LOGITS, ["N", num_classes])],
+                   producer_name="lookalike", producer_version=str(BUILDER_VERSION))

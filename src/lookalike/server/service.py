@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import IO, Iterable, Iterator, Mapping
 
 from ..api import Collection
+from ..layout import Layout
 from ..decode import decode_image
 from .config import ServerConfig
 from .metrics import Metrics
@@ -73,7 +74,7 @@ class Service:
         self.collection = Collection(settings=settings)
         self.lock = ReadWriteLock()
         self.metrics = Metrics()
-        self.upload_dir = Path(f"{settings.db}.files")
+        self.upload_dir = Layout(settings.db).uploads
         self.duplicates_cache: dict[object, list] = {}
         self._url_secret = (
             hashlib.sha256(b"lookalike-url-signing\0" + "\0".join(sorted(config.api_keys)).encode()).digest()

@@ -29,6 +29,7 @@ import numpy as np
 from ..catalog import Catalog
 from ..errors import IndexFolderBlocked
 from ..features.base import FeatureSpec
+from ..layout import Layout
 from ..records import ImageRecord
 from ..settings import Settings
 from ..vectors import VectorIndex, choose_factory, training_size
@@ -41,11 +42,12 @@ RERANK_FACTOR = 3
 
 class EmbeddedStore(Store):
     def __init__(self, settings: Settings) -> None:
-        self.index_dir = Path(f"{settings.db}.indexes")
+        layout = Layout(settings.db)
+        self.index_dir = layout.indexes
         _check_folder(self.index_dir)
         self.catalog = Catalog(settings.db)
         self._open_features(settings)
-        self._lock_path = Path(f"{settings.db}.lock")
+        self._lock_path = layout.lock
         # The journal entry each in-memory index reflects, and each index file.
         self._caught_up: dict[str, int] = {}
         self._saved: dict[str, int] = {}

@@ -11,14 +11,12 @@ head and the autoencoder's encoder share every line of it.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Sequence, Union
+from typing import Sequence, Union
 
 import numpy as np
-import onnx
-from onnx import TensorProto, helper, numpy_helper
 
-OPSET = 17
-IR_VERSION = 8  # goes with opset 17; loadable by every onnxruntime lookalike supports
+from ..models.onnx_writer import GraphWriter
+
 INPUT = "input"
 OUTPUT = "embedding"
 
@@ -67,12 +65,11 @@ class Residual:
 Layer = Union[Linear, Conv, Relu, Flatten, SignSplit, Residual]
 
 
-class _Graph:
-    """Nodes and initializers with readable, deterministic names (layer0.weight, ...)."""
+class _Graph(GraphWriter):
+    """The layers, written with readable, deterministic names (linear1.weight, ...)."""
 
     def __init__(self) -> None:
-        self.nodes: list[onnx.NodeProto] = []
-        self.initializers: list[onnx.TensorProto] = []
+        super().__init__()
         self.count = 0
 
     def name(self, kind: str) -> str:
@@ -80,12 +77,7 @@ class _Graph:
         return f"{kind}{self.count}"
 
     def constant(self, name: str, array: np.ndarray) -> str:
-        self.initializers.append(numpy_helper.from_array(np.ascontiguousarray(array, dtype=np.float32), name))
-        return name
-
-    def node(self, op: str, inputs: list[str], name: str, **attributes: Any) -> str:
-        self.nodes.append(helper.make_node(op, inputs, [name], name=name, **attributes))
-        return name
+        return super().constant(name, np.asarray(array, dtype=np.float32))
 
     def add(self, x: str, layer: Layer) -> str:
         """Append one layer reading tensor `x`; returns the name of its output."""
@@ -122,20 +114,9 @@ def build_onnx(layers: Sequence[Layer], input_shape: Sequence[int | str], output
     x = INPUT
     for layer in layers:
         x = graph.add(x, layer)
-    graph.nodes.append(helper.make_node("Identity", [x], [OUTPUT], name="output"))
-    model = helper.make_model(
-        helper.make_graph(
-            graph.nodes,
-            graph_name,
-            inputs=[helper.make_tensor_value_info(INPUT, TensorProto.FLOAT, ["N", *input_shape[1:]])],
-            outputs=[helper.make_tensor_value_info(OUTPUT, TensorProto.FLOAT, ["N", output_dim])],
-            initializer=graph.initializers,
-        ),
-        opset_imports=[helper.make_opsetid("", OPSET)],
-        producer_name="lookalike-train",
-        ir_version=IR_VERSION,
-    )
-    onnx.checker.check_model(model, full_check=True)
+    graph.node("Identity", [x], "output", output=OUTPUT)
+    model = graph.model(graph_name, inputs=[(INPUT, ["N", *input_shape[1:]])], outputs=[(OUTPUT, ["N", output_dim])],
+                        producer_name="lookalike-train")
     return model.SerializeToString(deterministic=True)
 
 

@@ -32,7 +32,7 @@ def duplicates(
 def _duplicate_groups(service: Service, min_score: float | None) -> list[DuplicateGroup]:
     """Cached until the collection changes: paging through groups must not recompute them."""
     with service.lock.reading():
-        key = (service.collection.store.version(), min_score)
+        key = (service.collection.version(), min_score)
         cached = service.duplicates_cache.get(key)
         if cached is None:
             cached = service.collection.duplicates(min_score)
@@ -59,7 +59,7 @@ def neighbors(
 ) -> dict[str, Any]:
     """Each image's k nearest neighbours with scores, a page of images at a time."""
     with service.lock.reading():
-        ids = service.collection.store.image_ids()
+        ids = service.collection.image_ids()
         page = ids[offset : offset + limit]
         items = list(service.collection.neighbors(k, ids=page)) if page else []
     return {
@@ -81,7 +81,7 @@ def health(request: Request, service: ServiceDep) -> dict[str, Any]:
     if not may_read(request, service):
         return {"status": "ok"}
     with service.lock.reading():
-        images = service.collection.store.counts()["images"]
+        images = len(service.collection)
     config = service.config
     auth = "none" if not config.api_keys else ("write" if config.read_open else "all")
     return {
@@ -97,15 +97,13 @@ def health(request: Request, service: ServiceDep) -> dict[str, Any]:
 def metrics(service: ServiceDep) -> PlainTextResponse:
     """Prometheus text format: collection size, index sizes, request counts and latency."""
     with service.lock.reading():
-        store = service.collection.store
-        counts = store.counts()
-        db_bytes, index_bytes = store.disk_usage()
-        vectors = [({"feature": spec.name}, float(store.index_size(spec.name))) for spec in store.specs]
+        info = service.collection.info()
+        vectors = [({"feature": name}, float(size)) for name, size in service.collection.index_sizes().items()]
     gauges = {
-        "lookalike_images": ("Images in the collection.", [({}, float(counts["images"]))]),
-        "lookalike_paths": ("File paths recorded (identical files share an image).", [({}, float(counts["paths"]))]),
+        "lookalike_images": ("Images in the collection.", [({}, float(info.images))]),
+        "lookalike_paths": ("File paths recorded (identical files share an image).", [({}, float(info.paths))]),
         "lookalike_index_vectors": ("Vectors in each feature index.", vectors),
-        "lookalike_store_bytes": ("Bytes on disk.", [({"part": "catalog"}, float(db_bytes)),
-                                                      ({"part": "indexes"}, float(index_bytes))]),
+        "lookalike_store_bytes": ("Bytes on disk.", [({"part": "catalog"}, float(info.db_bytes)),
+                                                      ({"part": "indexes"}, float(info.index_bytes))]),
     }
     return PlainTextResponse(service.metrics.render(gauges), media_type="text/plain; version=0.0.4")

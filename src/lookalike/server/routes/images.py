@@ -13,6 +13,7 @@ from PIL import Image
 
 from ...decode import load_image
 from ...errors import DecodeError, ImageTooLarge
+from ...records import ImageRecord
 from ..config import MAX_LABEL_CHARS
 from ..deps import CanRead, CanWrite, ImageId, ReadableImage, ServiceDep
 from ..errors import status_for
@@ -94,11 +95,9 @@ def _store_pending(
         return [], []
     conflicts: list[dict[str, Any]] = []
     with service.lock.writing():
-        store = service.collection.store
         kept: list[tuple[str, Path, str | None]] = []
         for name, upload, label in pending:
-            existing = store.image_id_for_sha256(upload.sha256)
-            record = service.collection.get(existing) if existing is not None else None
+            record = service.collection.find(upload.sha256)
             if record is not None and label is not None and record.label != label:
                 stored_as = f"label {record.label!r}" if record.label else "no label"
                 conflicts.append({"filename": name, "status": 409, "error": (
@@ -111,14 +110,13 @@ def _store_pending(
         resolved = [str(path.resolve()) for _, path, _ in kept]
         labels = {path: label for path, (_, _, label) in zip(resolved, kept)}
         names = {path: Path(name).name for path, (name, _, _) in zip(resolved, kept)}  # a name, never a path
-        known = {path for path in resolved if store.path_state(path)}
+        known = {path for path in resolved if service.collection.image_at(path) is not None}
         service.collection.add([path for _, path, _ in kept], labels=labels, names=names)
         stored = []
         for path, (name, _, _) in zip(resolved, kept):
-            state = store.path_state(path)
-            if state is not None:
-                stored.append({"filename": name, "new": path not in known,
-                               **image_view(service.collection.get(state[0]), service.sign_url)})
+            record = service.collection.image_at(path)
+            if record is not None:
+                stored.append({"filename": name, "new": path not in known, **image_view(record, service.sign_url)})
     return stored, conflicts
 
 
@@ -129,7 +127,7 @@ def list_images(
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> dict[str, Any]:
     with service.lock.reading():
-        total = service.collection.store.counts()["images"]
+        total = len(service.collection)
         page = service.collection.page(offset, limit)
     return {"total": total, "offset": offset, "limit": limit, "images": [image_view(i, service.sign_url) for i in page]}
 
@@ -142,7 +140,7 @@ def get_image(service: ServiceDep, image_id: ImageId) -> dict[str, Any]:
 
 @router.get("/{image_id}/file", response_class=FileResponse)
 def get_image_file(record: ReadableImage) -> FileResponse:
-    path = _existing_path(record.paths)
+    path = existing_file(record)
     return FileResponse(path, media_type=_MEDIA_TYPES.get(record.format, "application/octet-stream"))
 
 
@@ -151,7 +149,7 @@ def get_thumbnail(
     service: ServiceDep, record: ReadableImage, size: Annotated[int, Query(ge=16, le=1024)] = 256
 ) -> Response:
     """A JPEG no larger than size x size."""
-    image = load_image(_existing_path(record.paths), min_side=size,
+    image = load_image(existing_file(record), min_side=size,
                        max_pixels=service.config.settings.max_pixels).image
     image.thumbnail((size, size), Image.Resampling.LANCZOS)
     buffer = BytesIO()
@@ -169,8 +167,9 @@ def delete_image(service: ServiceDep, image_id: ImageId) -> Response:
     return Response(status_code=204)
 
 
-def _existing_path(paths: tuple[str, ...]) -> str:
-    for path in paths:
-        if Path(path).is_file():
-            return path
-    raise HTTPException(410, "the image's file is no longer on disk")
+def existing_file(record: ImageRecord) -> str:
+    """The image's file, or 410 when every copy of it is gone from disk."""
+    path = record.existing_path()
+    if path is None:
+        raise HTTPException(410, "the image's file is no longer on disk")
+    return path

@@ -13,7 +13,7 @@ from ...api import compare
 from ..config import MAX_IMAGE_ID, SEARCH_FILES
 from ..deps import CanRead, ServiceDep
 from ..service import Service
-from .images import _existing_path
+from .images import existing_file
 from .views import match_view
 
 router = APIRouter(prefix="/v1", tags=["search"])
@@ -57,7 +57,7 @@ async def search_images(request: Request, service: ServiceDep) -> dict[str, Any]
 def _search(service: Service, source: bytes | int, options: SearchOptions) -> dict[str, Any]:
     with service.lock.reading():
         if isinstance(source, int):
-            source = _existing_path(service.collection.get(source).paths)
+            source = existing_file(service.collection.get(source))
         matches = service.collection.search(source, k=options.k, min_score=options.min_score)
     return {"results": [match_view(m, service.sign_url) for m in matches]}
 
