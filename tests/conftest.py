@@ -8,8 +8,29 @@ from pathlib import Path
 
 import pytest
 
+import numpy as np
+from PIL import Image
+
 from lookalike import Collection, Settings
+from lookalike.features.base import Extractor, FeatureSpec, l2_normalise
+from lookalike.features.registry import register_extractor
 from lookalike.demo import build_gallery
+
+@register_extractor
+class FakeGrid(Extractor):
+    """A deterministic stand-in feature, as a plugin would declare one: the mean colour of a
+    4 x 4 grid (48 floats, square-rooted and unit length). Registered for the whole test
+    session, so every contract test of tests/test_features.py runs on it too, and a store
+    built on it alone shows that a feature from outside takes the one common path."""
+
+    spec = FeatureSpec(name="fake_grid", version="1", kind="float", dim=48, input_side=16, near=0.99, far=0.8,
+                       family="embedding", description="test only: mean colour of a 4 x 4 grid", invariance="none")
+
+    def _extract(self, images: list) -> np.ndarray:
+        grids = [np.asarray(image.convert("RGB").resize((4, 4), Image.Resampling.BOX), dtype=np.float32).ravel()
+                 for image in images]
+        return l2_normalise(np.sqrt(np.stack(grids) + 1.0))
+
 
 # Everything but the CNN: fast enough to build a fresh store per test.
 HASH_FEATURES = ("ahash", "dhash", "phash", "whash", "color", "lbp")

@@ -23,7 +23,7 @@ Every method (bench.peers) runs on the same files (bench.data) in the same run:
    elsewhere): met or not, for the default search and `--rerank keypoints`.
 
 lookalike runs as shipped, with `--rerank keypoints` and with its hashes alone. Metrics come
-from `lookalike.evaluation`, so they are computed the way `lookalike` computes them. Raw
+from `lookalike.ranking_metrics`, so they are computed the way `lookalike` computes them. Raw
 numbers go to DATA/results/quality.json; `bench.quality.report` and `bench.quality.plots`
 turn them into the Markdown section and the plots under DOCS/img.
 """

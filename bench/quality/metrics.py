@@ -1,5 +1,5 @@
 """The quality benchmark's metrics, from each method's rankings of a task's queries (computed
-by `lookalike.evaluation`, the way `lookalike` computes them)."""
+by `lookalike.ranking_metrics`, the way `lookalike` computes them)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Sequence
 
 import numpy as np
 
-from lookalike.evaluation import ThresholdCurve, ranking_scores, threshold_curve
+from lookalike.ranking_metrics import ThresholdCurve, ranking_scores, threshold_curve
 
 from ..peers import Ranking
 from .suites import FASHION_DEPTH, Task

@@ -12,7 +12,7 @@
    default features) against first stage + texture re-ranker, in a store per data set.
 
 Every number comes from lookalike's own evaluation code (`lookalike.evaluate`,
-`lookalike.evaluation`), the same split and seed every run. Not part of the unit tests;
+`lookalike.ranking_metrics`), the same split and seed every run. Not part of the unit tests;
 about 15 minutes on two CPU cores (--quick: a smoke run on small subsets). Rewrites
 the block between the benchmark markers of DOCS/training.md and keeps raw numbers and the
 trained model files under DATA/results/training/.

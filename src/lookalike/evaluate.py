@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from .errors import LookalikeError
-from .evaluation import RankingScores, ThresholdCurve, ranking_scores, threshold_curve
+from .ranking_metrics import RankingScores, ThresholdCurve, ranking_scores, threshold_curve
 from .features.base import similarity_matrix
 from .scoring import fuse
 from .records import ImageRecord

@@ -24,7 +24,7 @@ from .efficientnet_lite import (
     OUTPUT_LOGITS,
     build_efficientnet_lite_onnx,
 )
-from .registry import DEFAULT_MODEL, MODELS, ModelSpec, UnknownModelError, get_model_spec
+from .specs import DEFAULT_MODEL, MODELS, ModelSpec, UnknownModelError, get_model_spec
 from .torch_checkpoint import CheckpointError, UnsafeCheckpointError, load_state_dict
 
 __all__ = [

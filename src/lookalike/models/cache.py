@@ -33,7 +33,7 @@ from PIL import Image
 
 from ..errors import LookalikeError
 from ..settings import CACHE_DIR_ENV, default_cache_root
-from .registry import DEFAULT_MODEL, ModelSpec, get_model_spec
+from .specs import DEFAULT_MODEL, ModelSpec, get_model_spec
 from .torch_checkpoint import load_state_dict
 
 __all__ = [

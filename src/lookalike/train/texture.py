@@ -7,7 +7,7 @@ fitted with scipy's L-BFGS: no torch and no scikit-learn, so this command works 
 plain install. Before storing it, a held-out split (a share of each label's images) is
 searched against the rest twice, with the first stage's fused scores and with the texture
 stage applied exactly as `search --rerank texture` applies it, and both rankings are
-scored with `lookalike.evaluation`.
+scored with `lookalike.ranking_metrics`.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from ..evaluation import ranking_scores
+from ..ranking_metrics import ranking_scores
 from ..features.base import similarity_matrix
 from ..rerank.texture import (
     DEFAULT_MIN_SCORE,

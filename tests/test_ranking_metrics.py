@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from lookalike.evaluation import average_precision, precision_at, ranking_scores, recall_at, threshold_curve
+from lookalike.ranking_metrics import average_precision, precision_at, ranking_scores, recall_at, threshold_curve
 
 
 def test_average_precision_by_hand() -> None:
