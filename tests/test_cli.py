@@ -131,3 +131,41 @@ def test_a_milvus_lite_store_reopens_in_the_next_process(gallery: Path, tmp_path
     found = lookalike("search", str(gallery / "moon.png"), "-k", "1", "--json")
     assert found.returncode == 0, found.stderr
     assert json.loads(found.stdout)[0]["path"].endswith("moon.png")
+
+
+def test_read_commands_never_create_a_store(tmp_path: Path, gallery: Path, monkeypatch) -> None:
+    """`--db nope.db search` made nope.db and printed an empty table; `info` and `evaluate`
+    left a stray lookalike.db in the current folder."""
+    monkeypatch.chdir(tmp_path)
+    runner = CliRunner()
+    for command in (["--db", "nope.db", "search", str(gallery / "moon.png")], ["info"], ["duplicates"],
+                    ["neighbors"], ["remove", "1"]):
+        result = runner.invoke(main, command)
+        assert result.exit_code == 1 and "no store at" in result.output, (command, result.output)
+    labelled = tmp_path / "labelled"
+    from PIL import Image
+
+    for label in ("moon", "coffee"):
+        (labelled / label).mkdir(parents=True)
+        (labelled / label / "a.png").write_bytes((gallery / f"{label}.png").read_bytes())
+        Image.open(gallery / f"{label}.png").rotate(90).save(labelled / label / "b.png")
+    evaluated = runner.invoke(main, ["evaluate", str(labelled), "--label-from", "folder", "--json",
+                                     "--out", str(tmp_path / "eval")])
+    assert evaluated.exit_code == 0, evaluated.output
+    assert not (tmp_path / "nope.db").exists() and not (tmp_path / "lookalike.db").exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["eval", "labelled"]
+
+
+def test_serve_on_a_taken_port_says_so_before_it_says_serving(tmp_path: Path) -> None:
+    import socket
+    import subprocess
+    import sys
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = subprocess.run([sys.executable, "-m", "lookalike.cli", "--db", str(tmp_path / "s.db"), "serve",
+                                 "--port", str(port)], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 1 and "cannot listen on 127.0.0.1" in result.stderr, result.stderr
+    assert "serving" not in result.stderr and "Traceback" not in result.stderr

@@ -151,11 +151,7 @@ class Collection:
     ) -> EvaluationReport:
         """Score this collection's features and thresholds on a labelled folder, indexed
         into a scratch store (kept at `scratch_db` if given, so re-runs are incremental)."""
-        with tempfile.TemporaryDirectory(prefix="lookalike-eval-") as scratch:
-            db = Path(scratch_db) if scratch_db else Path(scratch) / "evaluate.db"
-            with Collection(settings=replace(self.settings, db=db)) as labelled:
-                labelled.index([folder], label_from=label_from)
-                return evaluate_store(labelled.store)
+        return evaluate_folder(folder, label_from, self.settings, scratch_db)
 
     def calibrate(self, report: EvaluationReport, target_precision: float) -> dict[str, float]:
         """Store the lowest thresholds whose verdicts reach `target_precision` on the report's
@@ -175,6 +171,17 @@ class Collection:
             self.store.location, counts["images"], counts["paths"], counts["labels"], features, db_bytes, index_bytes,
             thresholds={"near_duplicate": self.settings.min_near_duplicate_score, "same": self.settings.min_same_score},
         )
+
+
+def evaluate_folder(folder: str | Path, label_from: str, settings: Settings | None = None,
+                    scratch_db: str | Path | None = None) -> EvaluationReport:
+    """Score `settings`' features and thresholds (default: a new store's) on a labelled
+    folder, indexed into a scratch store (kept at `scratch_db` if given)."""
+    with tempfile.TemporaryDirectory(prefix="lookalike-eval-") as scratch:
+        db = Path(scratch_db) if scratch_db else Path(scratch) / "evaluate.db"
+        with Collection(settings=replace(settings or Settings(), db=db)) as labelled:
+            labelled.index([folder], label_from=label_from)
+            return evaluate_store(labelled.store)
 
 
 def compare(first: ImageSource, second: ImageSource, settings: Settings | None = None, *,

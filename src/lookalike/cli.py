@@ -15,7 +15,7 @@ from typing import Any, Iterable, Sequence
 
 import click
 
-from .api import Collection, compare
+from .api import Collection, compare, evaluate_folder
 from .decode import load_image
 from .errors import LookalikeError
 from .evaluate import EvaluationReport
@@ -29,12 +29,22 @@ from .settings import DEFAULT_DB, DEFAULT_FEATURES, Settings
 EXIT_PARTIAL = 3
 
 
-def _open(ctx: click.Context, model: Path | None = None, regions: int = 0) -> Collection:
+def _open(ctx: click.Context, model: Path | None = None, regions: int = 0, *, existing: bool = False) -> Collection:
+    """The collection at --db/--store; `existing`: a command that only reads (or changes
+    what is stored) refuses to create an empty store where none is."""
+    if existing and _no_store(ctx):
+        raise click.ClickException(f"no store at {_shown(ctx.obj['db'])}: index some images first "
+                                   "(lookalike index FOLDER), or name the store with --db")
     features = DEFAULT_FEATURES + region_features(regions)
     try:
         return Collection(ctx.obj["db"], Settings(model=model, store=ctx.obj["store"], features=features))
     except LookalikeError as exc:
         raise click.ClickException(_shown(exc)) from None
+
+
+def _no_store(ctx: click.Context) -> bool:
+    """The embedded store's catalog does not exist (a Milvus store is asked when opened)."""
+    return not ctx.obj["store"] and not Path(ctx.obj["db"]).exists()
 
 
 def _shown(value: Any) -> str:
@@ -162,7 +172,7 @@ def remove_command(ctx: click.Context, keys: tuple[str, ...], as_json: bool) -> 
     \b
     lookalike remove 42 photos/old.jpg
     """
-    with _open(ctx) as collection:
+    with _open(ctx, existing=True) as collection:
         removed = collection.remove([int(key) if key.isdigit() else key for key in keys])
     if as_json:
         _emit_json({"removed_ids": removed})
@@ -189,7 +199,7 @@ def search_command(ctx: click.Context, image: Path, k: int, min_score: float, re
     lookalike search query.jpg -k 5 --min-score 0.5
     lookalike search crop.jpg --rerank keypoints --explain
     """
-    with _open(ctx) as collection:
+    with _open(ctx, existing=True) as collection:
         matches = collection.search(image, k=k, min_score=min_score, rerank=rerank or None)
     if as_json:
         _emit_json([m.to_dict() for m in matches])
@@ -274,7 +284,7 @@ def duplicates(ctx: click.Context, min_score: float | None, as_json: bool) -> No
     \b
     lookalike duplicates --json > groups.json
     """
-    with _open(ctx) as collection:
+    with _open(ctx, existing=True) as collection:
         groups = collection.duplicates(min_score)
     if as_json:
         _emit_json([g.to_dict() for g in groups])
@@ -299,7 +309,7 @@ def neighbors(ctx: click.Context, k: int, as_json: bool) -> None:
     \b
     lookalike neighbors -k 20 --json > similar-products.json
     """
-    with _open(ctx) as collection:
+    with _open(ctx, existing=True) as collection:
         items = collection.neighbors(k)
         if as_json:
             _stream_json_array(item.to_dict() for item in items)
@@ -363,9 +373,12 @@ def evaluate(ctx: click.Context, folder: Path, label_from: str, scratch_db: Path
     \b
     lookalike evaluate shop-photos/ --label-from folder --out eval/
     """
-    with _open(ctx) as collection:
-        report = collection.evaluate(folder, label_from, scratch_db)
-        _write_evaluation(report, out)
+    if _no_store(ctx):  # a new store's features and thresholds; no store is created
+        report = evaluate_folder(folder, label_from, Settings(store=ctx.obj["store"]), scratch_db)
+    else:
+        with _open(ctx) as collection:
+            report = collection.evaluate(folder, label_from, scratch_db)
+    _write_evaluation(report, out)
     if as_json:
         _emit_json(report.to_dict())
         return
@@ -422,7 +435,7 @@ def calibrate(ctx: click.Context, folder: Path, label_from: str, scratch_db: Pat
 @click.pass_context
 def info(ctx: click.Context, as_json: bool) -> None:
     """What is in the store."""
-    with _open(ctx) as collection:
+    with _open(ctx, existing=True) as collection:
         summary = collection.info()
     if as_json:
         _emit_json(summary.to_dict())
@@ -495,12 +508,28 @@ def serve(ctx: click.Context, host: str, port: int, api_keys: tuple[str, ...], r
         max_files_per_request=max_files,
         max_pixels=max_megapixels * 1_000_000,
     )
+    _check_port_free(host, port)
     app = create_app(config)
     click.echo(f"lookalike serving {ctx.obj['db']} on http://{host}:{port}/ (API docs at /docs)", err=True)
     if host in ("0.0.0.0", "::", "") and not config.allowed_hosts:
         click.echo("note: bound to every interface; clients reaching this server by a name (not an IP "
                    "address) need --allow-host NAME (see docs/security.md)", err=True)
     uvicorn.run(app, host=host, port=port, log_level="warning")
+
+
+def _check_port_free(host: str, port: int) -> None:
+    """Refuse before saying "serving" when the address is taken (uvicorn would only log it
+    after the banner and exit)."""
+    import socket
+
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            raise click.ClickException(f"cannot listen on {host}:{port}: {exc.strerror or exc} "
+                                       "(another server there? choose another --port)") from None
 
 
 def _print_report(ctx: click.Context, report: IndexReport, as_json: bool) -> None:
