@@ -154,3 +154,19 @@ def test_the_page_says_where_lookalike_is_behind(quick_run, tmp_path):
     markdown = quality_section(worse, {"per_edit": "a.png", "copy_threshold": "b.png", "summary": "c.png"})
     assert "**It is behind a peer on" in markdown and "jpeg10 (0.50; IH-pHash 1.00" in markdown
     assert "**`lookalike` 0.100 is behind" in markdown and "IH-dHash (0.990)" in markdown
+
+
+def test_wallpaper_folders_never_give_an_svg(tmp_path) -> None:
+    """desktop-base puts SVG drawings beside the pictures (a "3840x2160.svg" won the size
+    contest and broke the data preparation); folders of drawings only are passed over."""
+    from bench.data.photos import largest_wallpaper, raster_wallpapers
+
+    images = tmp_path / "Mixed" / "contents" / "images"
+    images.mkdir(parents=True)
+    for name in ("1920x1080.png", "3840x2160.svg", "1280x800.jpg"):
+        (images / name).write_bytes(b"x")
+    drawings = tmp_path / "Drawings" / "contents" / "images"
+    drawings.mkdir(parents=True)
+    (drawings / "1920x1080.svg").write_bytes(b"<svg/>")
+    assert largest_wallpaper(tmp_path / "Mixed").name == "1920x1080.png"
+    assert raster_wallpapers(tmp_path / "Drawings") == []

@@ -12,6 +12,7 @@ from typing import Callable
 from PIL import Image
 
 from lookalike.demo import sample_image
+from lookalike.scan import IMAGE_SUFFIXES
 
 from .packages import MATE_DIR, OPENCV_DATA, PLASMA_DIR
 
@@ -55,13 +56,20 @@ OPENCV_PHOTOS = (
 
 
 def largest_wallpaper(folder: Path) -> Path:
-    """Plasma ships each wallpaper in several sizes named WIDTHxHEIGHT: keep the largest."""
+    """Plasma ships each wallpaper in several sizes named WIDTHxHEIGHT: keep the largest
+    picture (other packages put SVG drawings in the same folders: never those)."""
 
     def area(path: Path) -> int:
         match = re.match(r"(\d+)x(\d+)", path.stem)
         return int(match.group(1)) * int(match.group(2)) if match else 0
 
-    return max(sorted((folder / "contents" / "images").iterdir()), key=area)
+    return max(raster_wallpapers(folder), key=area)
+
+
+def raster_wallpapers(folder: Path) -> list[Path]:
+    """The pictures lookalike reads among a wallpaper folder's sizes, sorted."""
+    images = folder / "contents" / "images"
+    return sorted(path for path in images.iterdir() if path.suffix.lower() in IMAGE_SUFFIXES) if images.is_dir() else []
 
 
 def source_photos() -> list[Photo]:
@@ -75,7 +83,7 @@ def source_photos() -> list[Photo]:
     photos += [
         file_photo("plasma", largest_wallpaper(folder), folder.name)
         for folder in sorted(PLASMA_DIR.iterdir())
-        if (folder / "contents" / "images").is_dir()
+        if raster_wallpapers(folder)
     ]
     return photos
 
