@@ -118,7 +118,7 @@ SEARCH_AND_COMPARE = textwrap.dedent("""
     with Collection(settings=Settings(db=db)) as collection:
         for name in names:
             outcomes["search"][name] = attempt(lambda: len(collection.search(f"{folder}/{name}", k=3)))
-        for first, second in zip(names[::3], names[1::3]):
+        for first, second in zip(names[::2], names[1::2]):  # every file in one pair
             outcome = attempt(lambda: collection.compare(f"{folder}/{first}", f"{folder}/{second}").verdict)
             outcomes["compare"][first + "|" + second] = outcome
     print(json.dumps(outcomes))
@@ -139,7 +139,7 @@ def test_search_and_compare_answer_or_refuse_every_file(indexed, cases: list[Cas
             assert outcome.get("ok", 0) >= 1, (name, outcome)
         if expect[name] == "bad":
             assert "error" in outcome and name in outcome["message"], (name, outcome)
-    assert len(outcomes["compare"]) > 150
+    assert len(outcomes["compare"]) == len(names) // 2
     for pair, outcome in outcomes["compare"].items():
         first, second = pair.split("|")
         assert "crash" not in outcome, (pair, outcome["crash"])
