@@ -348,3 +348,21 @@ def test_every_error_is_json_with_a_message(tmp_path: Path, gallery: Path) -> No
             assert_json_error(http.get("/static/nothing.js"), 404)
     finally:
         stop_server(server)
+
+
+def test_search_options_out_of_range_say_which_and_why(tmp_path: Path, gallery: Path) -> None:
+    """k=0 answered pydantic's raw multi-line report (with a link to its docs)."""
+    server = start_server(tmp_path / "k.db")
+    try:
+        with server.client() as http:
+            picture = (gallery / "moon.png").read_bytes()
+            for answer in (http.post("/v1/search", files={"file": ("q.png", picture)}, data={"k": "0"}),
+                           http.post("/v1/search", json={"id": 1, "k": 0})):
+                assert_json_error(answer, 422)
+                detail = answer.json()["detail"]
+                assert detail.startswith("k: ") and "greater than or equal to 1" in detail, detail
+                assert "pydantic" not in answer.text and "\n" not in detail
+            compared = http.post("/v1/compare", files={"first": ("a.png", picture), "second": ("b.png", picture)})
+            assert compared.status_code == 200 and compared.json()["verdict"] == "same"
+    finally:
+        stop_server(server)

@@ -9,7 +9,6 @@ from fastapi import APIRouter, File, HTTPException, Request, UploadFile
 from pydantic import BaseModel, Field, ValidationError
 from starlette.concurrency import run_in_threadpool
 
-from ...api import compare
 from ..config import MAX_IMAGE_ID, SEARCH_FILES
 from ..deps import CanRead, ServiceDep
 from ..service import Service
@@ -80,8 +79,15 @@ async def _read_search_request(request: Request, service: Service) -> tuple[byte
         if len(data) > service.config.max_file_bytes:
             raise HTTPException(413, f"file over the limit of {service.config.max_file_bytes:,} bytes")
         return data, options
-    except (ValidationError, ValueError) as error:
-        raise HTTPException(422, str(error)) from None
+    except ValidationError as error:
+        raise HTTPException(422, _plain(error)) from None
+    except ValueError as error:
+        raise HTTPException(422, f"not a valid request body: {error}") from None
+
+
+def _plain(error: ValidationError) -> str:
+    """Pydantic's findings in one line a person reads ("k: Input should be ... 1")."""
+    return "; ".join(f"{'.'.join(map(str, item['loc'])) or 'body'}: {item['msg']}" for item in error.errors())
 
 
 @router.post("/compare", dependencies=[CanRead])
@@ -97,5 +103,6 @@ def compare_images(
     data = [upload.file.read(limit + 1) for upload in (first, second)]
     if any(len(d) > limit for d in data):
         raise HTTPException(413, f"file over the limit of {limit:,} bytes")
-    result = compare(data[0], data[1], service.collection.settings)
+    with service.lock.reading():  # the collection's features and models, loaded once
+        result = service.collection.compare(data[0], data[1])
     return result.to_dict()
