@@ -15,6 +15,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
 
+from bench.arguments import benchmark_parser
 from bench.machine import machine_line
 from bench.quality import benchmark as quality
 from bench.speed import benchmark as speed
@@ -23,12 +24,9 @@ PARTS: dict[str, Callable[..., str]] = {"quality": quality.run, "speed": speed.r
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="small subsets, for a smoke run")
+    parser = benchmark_parser("python -m bench.run", __doc__.splitlines()[0])
     parser.add_argument("--only", action="append", choices=list(PARTS),
                         help="measure only this part (repeatable); the others keep their last section")
-    parser.add_argument("--data", type=Path, default=Path("bench-data"))
-    parser.add_argument("--docs", type=Path, default=Path("docs"))
     args = parser.parse_args(argv)
     measured = args.only or list(PARTS)
     started = time.perf_counter()

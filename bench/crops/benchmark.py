@@ -24,22 +24,20 @@ index bytes per image, and what describing keypoints adds.
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
-from ..data import prepare
+from ..arguments import benchmark_parser
+from ..data import DEFAULT_DATA_DIR, prepare
 from ..results import write_json
 from .measure import measure
 from .report import render
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m bench.crops", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--data", type=Path, default=Path("bench-data"))
-    parser.add_argument("--out", type=Path, default=Path("bench-data/results/crops.json"))
+    parser = benchmark_parser("python -m bench.crops", __doc__.split("\n\n")[0], docs=False)
+    parser.add_argument("--out", type=Path, default=DEFAULT_DATA_DIR / "results" / "crops.json")
     parser.add_argument("--distractors", type=int, default=100)
     parser.add_argument("--regions", type=int, default=5, help="windows per image for the regions rows (0: skip them)")
-    parser.add_argument("--quick", action="store_true")
     args = parser.parse_args(argv)
     prepare(args.data, quick=args.quick)  # idempotent: reuses what is already there
     results = measure(args.data, args.quick, args.distractors, args.regions)

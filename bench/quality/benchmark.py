@@ -30,7 +30,6 @@ turn them into the Markdown section and the plots under DOCS/img.
 
 from __future__ import annotations
 
-import argparse
 import sys
 import tempfile
 import time
@@ -40,6 +39,7 @@ from typing import Callable
 
 import numpy as np
 
+from ..arguments import benchmark_parser
 from .. import data
 from ..peers import Encodings, Method, Ranking, all_methods, peer_encoders
 from ..results import write_json
@@ -222,9 +222,6 @@ def log(message: str) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m bench.quality", description="lookalike vs its peers: retrieval quality")
-    parser.add_argument("--quick", action="store_true", help="small subsets, for a smoke run")
-    parser.add_argument("--data", type=Path, default=data.DEFAULT_DATA_DIR)
-    parser.add_argument("--docs", type=Path, default=Path("docs"))
+    parser = benchmark_parser("python -m bench.quality", "lookalike vs its peers: retrieval quality")
     args = parser.parse_args(argv)
     print(run(args.data, args.docs, quick=args.quick))

@@ -11,12 +11,11 @@ a peer, the sentence says so, in bold.
 
 from __future__ import annotations
 
-import argparse
 import json
-from pathlib import Path
 
 import numpy as np
 
+from ..arguments import benchmark_parser
 from ..markdown import table
 from .names import KEYPOINTS, OURS, SHIPPED, TIE, edit_order, method_names, peer_names
 from .plots import quality_plots
@@ -292,9 +291,8 @@ def bold_if_best(values: dict[str, float], name: str, digits: int) -> str:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m bench.quality.report", description="redraw the quality section and plots from quality.json")
-    parser.add_argument("--data", type=Path, default=Path("bench-data"))
-    parser.add_argument("--docs", type=Path, default=Path("docs"))
+    parser = benchmark_parser("python -m bench.quality.report", "redraw the quality section and plots from quality.json",
+                              quick=None)
     args = parser.parse_args(argv)
     results = json.loads((args.data / "results" / "quality.json").read_text())
     print(quality_section(results, quality_plots(results, args.docs)))

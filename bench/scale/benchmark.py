@@ -21,12 +21,11 @@ runs only what the figures need and writes DATA/results/scale.json.
 
 from __future__ import annotations
 
-import argparse
 import os
 import time
-from pathlib import Path
 from typing import Any
 
+from ..arguments import benchmark_parser
 from ..child_process import run_child
 from ..results import json_safe, write_json
 from ..timing.duplicates import task_lookalike_duplicates
@@ -42,10 +41,8 @@ from .report import render
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m bench.scale", description="lookalike: a million images on one machine")
-    parser.add_argument("--quick", action="store_true", help="10,000 items, a smoke test")
-    parser.add_argument("--data", type=Path, default=Path("bench-data"))
-    parser.add_argument("--docs", type=Path, default=Path("docs"))
+    parser = benchmark_parser("python -m bench.scale", "lookalike: a million images on one machine",
+                              quick="10,000 items, a smoke test")
     args = parser.parse_args(argv)
     plan = QUICK if args.quick else FULL
     started = time.perf_counter()

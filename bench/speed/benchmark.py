@@ -24,7 +24,6 @@ plots and the Markdown, from the results alone: `bench.speed.plots`, `bench.spee
 
 from __future__ import annotations
 
-import argparse
 import os
 import time
 from dataclasses import asdict
@@ -33,6 +32,7 @@ from typing import Any
 
 import numpy as np
 
+from ..arguments import benchmark_parser
 from ..child_process import run_child
 from ..results import json_safe, write_json
 from ..scale import measure as scale
@@ -184,9 +184,7 @@ def run(data_dir: Path, docs_dir: Path, quick: bool = False) -> str:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m bench.speed", description="lookalike speed and memory benchmark")
-    parser.add_argument("--quick", action="store_true", help="tiny sizes, under a minute")
-    parser.add_argument("--data", type=Path, default=Path("bench-data"))
-    parser.add_argument("--docs", type=Path, default=Path("docs"))
+    parser = benchmark_parser("python -m bench.speed", "lookalike speed and memory benchmark",
+                              quick="tiny sizes, under a minute")
     args = parser.parse_args(argv)
     print(run(args.data, args.docs, quick=args.quick))

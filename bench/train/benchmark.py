@@ -20,7 +20,6 @@ trained model files under DATA/results/training/.
 
 from __future__ import annotations
 
-import argparse
 import tempfile
 import time
 from dataclasses import dataclass, replace
@@ -37,6 +36,7 @@ from lookalike.train.losses import LOSSES
 from lookalike.train.siamese import SiameseOptions, train_siamese, view_bank
 from lookalike.train.texture import TextureOptions, train_texture
 
+from ..arguments import benchmark_parser
 from .. import data
 from ..results import write_json
 from . import datasets
@@ -163,10 +163,7 @@ def texture_section(data_dir: Path, quick: bool) -> Section:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m bench.train", description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="small subsets, for a smoke run")
-    parser.add_argument("--data", type=Path, default=Path("bench-data"))
-    parser.add_argument("--docs", type=Path, default=Path("docs"))
+    parser = benchmark_parser("python -m bench.train", __doc__.splitlines()[0])
     args = parser.parse_args(argv)
     plan = QUICK if args.quick else FULL
     data.ensure_packages()  # the Debian packages the images come from (installs them as root)
