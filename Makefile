@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 DEMO := demo-data
 LOOKALIKE := $(BIN)/lookalike --db $(DEMO)/lookalike.db
 
-.PHONY: demo test screenshots bench bench-crops bench-scale bench-train install browser test-data clean
+.PHONY: demo test screenshots bench bench-copies bench-crops bench-scale bench-train install browser test-data clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -63,6 +63,11 @@ screenshots: $(VENV)/.test-installed browser
 # lookalike and its peers, and rewrites docs/benchmarks.md. Not part of `make test`.
 bench: $(VENV)/.test-installed test-data
 	$(BIN)/python -m bench.run
+
+# Copy detection against hard negatives (every distractor of the sources' kind): lookalike
+# and the raw CNN embedding, per gallery and edit kind (docs/copies.md). Also part of `make bench`.
+bench-copies: $(VENV)/.test-installed test-data
+	$(BIN)/python -m bench.copies
 
 # Heavy crops, pastes and other viewpoints, with and without regions and keypoint
 # verification (tables for docs/crops-and-views.md). Prepares the data like `make bench`.

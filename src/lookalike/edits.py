@@ -75,6 +75,45 @@ def border(fraction: float = 0.08, colour: str = "white") -> Edit:
     return frame
 
 
+def letterbox(colour: str = "black") -> Edit:
+    """Pad with bars to 16:9 (a landscape or square picture) or 9:16 (a portrait one), as a
+    video frame or a phone screen shows a picture of another shape."""
+
+    def pad(image: Image.Image) -> Image.Image:
+        wide, tall = (16, 9) if image.width >= image.height else (9, 16)
+        width = max(image.width, round(image.height * wide / tall))
+        height = max(image.height, round(image.width * tall / wide))
+        out = Image.new("RGB", (width, height), colour)
+        out.paste(image.convert("RGB"), ((width - image.width) // 2, (height - image.height) // 2))
+        return out
+
+    return pad
+
+
+def screenshot(desktop: str = "#3a6ea5", title_bar: str = "#c8c8c8") -> Edit:
+    """The picture shown in a window on a screen, captured whole: a grey title bar with its
+    buttons above it, a thin window edge, and a margin of coloured desktop around."""
+
+    def capture(image: Image.Image) -> Image.Image:
+        side = min(image.size)
+        bar, edge, margin = max(8, round(side * 0.06)), max(1, round(side * 0.004)), max(4, round(side * 0.08))
+        width = image.width + 2 * (margin + edge)
+        height = image.height + bar + 2 * edge + 2 * margin
+        out = Image.new("RGB", (width, height), desktop)
+        draw = ImageDraw.Draw(out)
+        draw.rectangle((margin, margin, width - margin - 1, height - margin - 1), fill="#808080")
+        draw.rectangle((margin + edge, margin + edge, width - margin - edge - 1, margin + edge + bar - 1), fill=title_bar)
+        radius = max(2, bar // 4)
+        for i, colour in enumerate(("#e05050", "#e0b040", "#50b050")):
+            x = width - margin - edge - (i + 1) * 3 * radius
+            y = margin + edge + bar // 2
+            draw.ellipse((x - radius, y - radius, x + radius, y + radius), fill=colour)
+        out.paste(image.convert("RGB"), (margin + edge, margin + edge + bar))
+        return out
+
+    return capture
+
+
 def enhance(brightness: float = 1.0, contrast: float = 1.0, saturation: float = 1.0) -> Edit:
     def adjust(image: Image.Image) -> Image.Image:
         out = ImageEnhance.Brightness(image).enhance(brightness)

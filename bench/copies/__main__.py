@@ -1,0 +1,5 @@
+"""`python -m bench.copies`: see `bench.copies.benchmark`."""
+
+from .benchmark import main
+
+main()
