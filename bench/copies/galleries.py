@@ -87,6 +87,7 @@ FULL = {"fashion": Plan(40, 400), "clipart": Plan(40, None), "wallpapers-abstrac
 QUICK = {"fashion": Plan(4, 40), "clipart": Plan(4, 40), "wallpapers-abstract": Plan(2, 10),
          "wallpapers-nature": Plan(2, 10), "video-vtest": Plan(2, 20), "video-megamind": Plan(2, 15),
          "patches": Plan(3, 40)}
+BLANK_STD = 8.0  # a frame whose pixels vary less is blank (a fade), not a picture
 VIDEO_STRIDE = {"video-vtest": 8, "video-megamind": 6}
 
 # MATE's designs, one of each (Elephants ships in three sizes, the Ubuntu-MATE and Stripes
@@ -192,7 +193,7 @@ def video(name: str, plan: Plan) -> Gallery:
             ok, frame = capture.read()
             if not ok:
                 break
-            if index % VIDEO_STRIDE[name] == 0:
+            if index % VIDEO_STRIDE[name] == 0 and frame.std() >= BLANK_STD:  # never a black fade-in
                 rgb = Image.fromarray(cv2.cvtColor(frame, cv2.COLOR_BGR2RGB))
                 frames.append(Item(f"{name}-{index:04d}", shrink(rgb)))
             index += 1

@@ -101,7 +101,9 @@ def gallery_metrics(system: System, gallery: Gallery, answers: Sequence[Answer],
         "queries": len(answers), "seconds": round(seconds, 1),
         "recall@1": round(statistics.mean(float(a.rank == 1) for a in answers), 4),
         "recall@1_by_edit": {edit: round(statistics.mean(hits), 4) for edit, hits in edits.items()},
-        "shipped": verdict(*shipped_calls(system, answers)),
+        # A descriptor without a threshold gets its verdict once one is chosen over every gallery.
+        "shipped": None if system.threshold is None and not isinstance(system, LookalikeSystem)
+        else verdict(*shipped_calls(system, answers)),
         "at_recall": best_at_recall(positives, negatives),
         "details": details(gallery, answers),
     }
