@@ -74,9 +74,10 @@ def published_section(page: Path, name: str) -> str | None:
         return None
     heading = f"## {name.title()}"
     lines = page.read_text().splitlines()
-    if heading not in lines:
+    # The heading may say more ("## Speed and memory").
+    start = next((i for i, line in enumerate(lines) if line == heading or line.startswith(heading + " ")), None)
+    if start is None:
         return None
-    start = lines.index(heading)
     end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines))
     section = "\n".join(lines[start:end]).rstrip() + "\n"
     return None if "Not measured yet" in section else section

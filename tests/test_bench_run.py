@@ -40,3 +40,13 @@ def test_a_part_never_measured_says_how_to_measure_it(tmp_path):
 
     assert "python -m bench.run --only quality" in run.part_section("quality", args, measure=False)
     assert "--only speed" in run.part_section("speed", args, measure=False)
+
+
+def test_a_heading_that_says_more_is_still_the_part_s_section(tmp_path):
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "benchmarks.md").write_text("# Benchmarks\n\n## Speed and memory\n\nold speed\n\n## Copies\n\ncopies\n")
+    args = argparse.Namespace(data=tmp_path / "data", docs=docs, quick=True)
+
+    assert run.part_section("speed", args, measure=False) == "## Speed and memory\n\nold speed\n"
+    assert run.part_section("copies", args, measure=False) == "## Copies\n\ncopies\n"

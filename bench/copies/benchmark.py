@@ -46,4 +46,6 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--gallery", action="append", choices=list(GALLERY_NAMES),
                         help="measure only this gallery (repeatable)")
     args = parser.parse_args(argv)
-    print(run(args.data, args.docs, quick=args.quick, names=tuple(args.gallery or GALLERY_NAMES)))
+    text = run(args.data, args.docs, quick=args.quick, names=tuple(args.gallery or GALLERY_NAMES))
+    (args.data / "results" / "copies.md").write_text(text)  # the section `python -m bench.run` keeps
+    print(text)

@@ -103,5 +103,34 @@ def page(results: dict[str, Any]) -> str:
         "queries of (edit, source index, JPEG bytes)); a new descriptor plugs in as a `bench.copies.Descriptor` "
         "(a name and `embed(list[PIL.Image]) -> L2-normalised rows`).",
         "",
-        section(results, heading="## Results").replace("\n### ", "\n### "),
+        section(results, heading="## Results"),
+        *[by_edit(results, system["name"]) for system in results["systems"]],
+        worst_false_copies(results),
     ]) + "\n"
+
+
+def by_edit(results: dict[str, Any], system: str) -> str:
+    """recall@1 of one system, edit kind x gallery."""
+    galleries = [g["name"] for g in results["galleries"]]
+    edits = list(results["results"][system][galleries[0]]["recall@1_by_edit"])
+    rows = [[edit] + [number(results["results"][system][g]["recall@1_by_edit"][edit], 2) for g in galleries]
+            for edit in edits]
+    return "\n".join([f"### {system}: recall@1 by edit kind and gallery", "", table(["edit", *galleries], rows), ""])
+
+
+def worst_false_copies(results: dict[str, Any], count: int = 12) -> str:
+    """The non-copies lookalike scored highest: where a hard negative passes for a copy."""
+    rows = []
+    for gallery, numbers in results["results"].get("lookalike", {}).items():
+        rows += [(row["negative_score"] or 0.0, gallery, row) for row in numbers["details"]
+                 if row["negative_tier"] in ("exact", "near-duplicate")]
+    rows.sort(key=lambda r: -r[0])
+    lines = ["### lookalike's highest-scored false copies", "",
+             "The query, the picture that is not its source yet came first among the others, and how lookalike "
+             "scored both (the full list is in copies.json):", ""]
+    if not rows:
+        return "\n".join(lines + ["None: lookalike called no hard negative a copy.", ""])
+    lines.append(table(["gallery", "query (source/edit)", "non-copy", "its score (tier)", "source's rank, score"],
+                       [[g, r["query"], r["negative"], f"{number(r['negative_score'])} ({r['negative_tier']})",
+                         f"{r['rank'] or '>10'}, {number(r['source_score'])}"] for _, g, r in rows[:count]]))
+    return "\n".join(lines + [""])
