@@ -45,7 +45,7 @@ def jpeg(image: Image.Image) -> bytes:
 
 
 @pytest.fixture(scope="module")
-def tiny() -> "object":
+def tiny():
     """Two sources (frames far apart), their next sampled frames as hard negatives, and as
     queries: each source itself (identical) and mirrored."""
     from bench.copies.galleries import Gallery, Query, video

@@ -13,6 +13,26 @@ def number(value: float | None, digits: int = 3) -> str:
     return "n/a" if value is None else f"{value:.{digits}f}"
 
 
+def summary(results: dict[str, Any]) -> list[str]:
+    """One line per system: how often its shipped verdict calls a hard negative a copy, where
+    it does so most, and its weakest edit kinds."""
+    lines = []
+    galleries = [g["name"] for g in results["galleries"]]
+    for system in results["systems"]:
+        numbers = results["results"][system["name"]]
+        false = {g: numbers[g]["shipped"]["false_copy_share"] for g in galleries}
+        queries = {g: numbers[g]["queries"] for g in galleries}
+        overall = sum(false[g] * queries[g] for g in galleries) / sum(queries.values())
+        worst = sorted(galleries, key=lambda g: -false[g])[:2]
+        edits = numbers[galleries[0]]["recall@1_by_edit"]
+        mean = {e: sum(numbers[g]["recall@1_by_edit"][e] for g in galleries) / len(galleries) for e in edits}
+        weakest = sorted(mean, key=mean.__getitem__)[:3]
+        lines.append(f"- **{system['name']}** calls the best non-copy a copy for {overall:.0%} of all queries "
+                     f"(most in {', '.join(f'{g} {false[g]:.0%}' for g in worst)}); its weakest edits "
+                     f"(mean recall@1): {', '.join(f'{e} {mean[e]:.2f}' for e in weakest)}.")
+    return lines
+
+
 def section(results: dict[str, Any], heading: str = "## Copies") -> str:
     systems = [s["name"] for s in results["systems"]]
     galleries = [g["name"] for g in results["galleries"]]
@@ -26,6 +46,7 @@ def section(results: dict[str, Any], heading: str = "## Copies") -> str:
                   for g in results["galleries"]]), "",
            "Systems: " + "; ".join(f"**{s['name']}**: {s['description']}, a copy at {s['threshold_origin']}"
                                    for s in results["systems"]) + ".", "",
+           *summary(results), "",
            "### recall@1 (the source at rank 1)", ""]
     rows = [[g] + [number(results["results"][s][g]["recall@1"]) for s in systems] for g in galleries]
     out += [table(["gallery", *systems], rows), ""]

@@ -78,7 +78,8 @@ def embed_all(descriptor: Descriptor, images: Sequence[Image.Image]) -> np.ndarr
     vectors = np.concatenate(rows).astype(np.float32)
     norms = np.linalg.norm(vectors, axis=1)
     if not np.allclose(norms, 1.0, atol=1e-3):
-        raise ValueError(f"{descriptor.name}: embed() must return L2-normalised rows (norms {norms.min():.3f}..{norms.max():.3f})")
+        raise ValueError(f"{descriptor.name}: embed() must return L2-normalised rows "
+                         f"(norms {norms.min():.3f}..{norms.max():.3f})")
     return vectors
 
 
@@ -114,7 +115,8 @@ class DescriptorSystem(System):
                 others = row.copy()
                 others[query.source] = -np.inf
                 best = int(np.argmax(others))
-                answers.append(Answer(1 + int(np.sum(others > own)), own, None, items[best].name, float(others[best]), None))
+                answers.append(Answer(1 + int(np.sum(others > own)), own, None,
+                                      items[best].name, float(others[best]), None))
         return answers
 
     def close(self) -> None:
