@@ -207,15 +207,16 @@ def load_session(
     return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
 
 
-def preprocess(images: Sequence[Image.Image], spec: ModelSpec | str) -> np.ndarray:
-    """Turn PIL images into the model's ``pixels`` input: float32 ``[N, 3, S, S]``.
+def preprocess(images: Sequence[Image.Image], spec: ModelSpec | str, size: int | None = None) -> np.ndarray:
+    """Turn PIL images into the model's ``pixels`` input: float32 ``[N, 3, S, S]``
+    (S: ``size``, else the spec's image size).
 
     Each image is converted to RGB if needed, squash-resized (aspect ratio not
     kept) to ``S x S`` with antialiased bilinear filtering, scaled to [0, 1] and
     normalised with the spec's per-channel mean and std.
     """
     spec = _resolve(spec)
-    size = spec.image_size
+    size = size or spec.image_size
     mean = np.asarray(spec.mean, dtype=np.float32)
     scale = 1.0 / (255.0 * np.asarray(spec.std, dtype=np.float32))
     offset = mean / np.asarray(spec.std, dtype=np.float32)

@@ -32,9 +32,13 @@ __all__ = [
     "BUILDER_VERSION",
     "INPUT_NAME",
     "OUTPUT_EMBEDDING",
+    "OUTPUT_FEATURES",
     "OUTPUT_LOGITS",
     "BlockConfig",
+    "GraphBuilder",
     "build_efficientnet_lite_onnx",
+    "build_trunk_onnx",
+    "write_feature_map",
     "infer_block_configs",
 ]
 
@@ -44,6 +48,7 @@ BUILDER_VERSION: Final = 1
 INPUT_NAME: Final = "pixels"
 OUTPUT_EMBEDDING: Final = "embedding"
 OUTPUT_LOGITS: Final = "logits"
+OUTPUT_FEATURES: Final = "features"
 
 #: The weights were converted from TensorFlow, whose BatchNorm epsilon is 1e-3.
 BATCH_NORM_EPS: Final = 1e-3
@@ -156,7 +161,7 @@ def _fold_batch_norm(
     return folded.astype(np.float32), bias.astype(np.float32)
 
 
-class _GraphBuilder(GraphWriter):
+class GraphBuilder(GraphWriter):
     """The network's blocks, written with deterministic, readable names."""
 
     def __init__(self, state_dict: Mapping[str, np.ndarray], image_size: int) -> None:
@@ -222,17 +227,8 @@ def build_efficientnet_lite_onnx(
     ``[N, num_classes]`` ImageNet logits. Serialising the result gives the same
     bytes for the same inputs.
     """
-    if image_size < 1:
-        raise ValueError("image_size must be positive")
-    configs = infer_block_configs(state_dict)
-    g = _GraphBuilder(state_dict, image_size)
-    g.constant("relu6.min", np.array(0.0, dtype=np.float32))
-    g.constant("relu6.max", np.array(6.0, dtype=np.float32))
-
-    h = g.conv_bn(INPUT_NAME, "stem", "_conv_stem.weight", "_bn0", stride=_STEM_STRIDE)
-    for cfg in configs:
-        h = g.block(h, cfg)
-    h = g.conv_bn(h, "head", "_conv_head.weight", "_bn1")
+    g = GraphBuilder(state_dict, _checked_size(image_size))
+    h = write_feature_map(g, infer_block_configs(state_dict))
     pooled = g.node("GlobalAveragePool", [h], "head.pool")
     g.node("Flatten", [pooled], "head.flatten", output=OUTPUT_EMBEDDING, axis=1)
 
@@ -244,3 +240,35 @@ def build_efficientnet_lite_onnx(
     return g.model("efficientnet_lite", inputs=[(INPUT_NAME, ["N", 3, image_size, image_size])],
                    outputs=[(OUTPUT_EMBEDDING, ["N", dim]), (OUTPUT_LOGITS, ["N", num_classes])],
                    producer_name="lookalike", producer_version=str(BUILDER_VERSION))
+
+
+def build_trunk_onnx(state_dict: Mapping[str, np.ndarray], image_size: int, blocks: int) -> onnx.ModelProto:
+    """The stem and the first `blocks` MBConv blocks only: output ``features``, the feature
+    map a fine-tuned remainder of the network (``lookalike.train.copy``) starts from."""
+    configs = infer_block_configs(state_dict)
+    if not 0 <= blocks <= len(configs):
+        raise ValueError(f"blocks must be in 0..{len(configs)}")
+    g = GraphBuilder(state_dict, _checked_size(image_size))
+    h = write_feature_map(g, configs[:blocks], head=False)
+    g.node("Identity", [h], "trunk.out", output=OUTPUT_FEATURES)
+    channels = configs[blocks - 1].out_channels if blocks else int(_get(state_dict, "_conv_stem.weight").shape[0])
+    return g.model("efficientnet_lite_trunk", inputs=[(INPUT_NAME, ["N", 3, image_size, image_size])],
+                   outputs=[(OUTPUT_FEATURES, ["N", channels, g.size, g.size])],
+                   producer_name="lookalike", producer_version=str(BUILDER_VERSION))
+
+
+def write_feature_map(g: "GraphBuilder", configs: list[BlockConfig], head: bool = True) -> str:
+    """Stem, the MBConv blocks of `configs` and (with `head`) the 1x1 head convolution:
+    the name of the feature map they leave."""
+    g.constant("relu6.min", np.array(0.0, dtype=np.float32))
+    g.constant("relu6.max", np.array(6.0, dtype=np.float32))
+    h = g.conv_bn(INPUT_NAME, "stem", "_conv_stem.weight", "_bn0", stride=_STEM_STRIDE)
+    for cfg in configs:
+        h = g.block(h, cfg)
+    return g.conv_bn(h, "head", "_conv_head.weight", "_bn1") if head else h
+
+
+def _checked_size(image_size: int) -> int:
+    if image_size < 1:
+        raise ValueError("image_size must be positive")
+    return image_size

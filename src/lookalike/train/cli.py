@@ -171,6 +171,37 @@ def _train_and_report(folder: Path, label_from: str | None, holdout: float, spli
         click.echo(f"note: {note}")
 
 
+@train.command("copy-descriptor")
+@click.argument("folders", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@click.option("--idx", "idx_files", multiple=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="An idx3 file of greyscale images (Fashion-MNIST's format) to train on too; repeatable.")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=Path("copy-descriptor.npz"),
+              show_default=True, help="The weights file to write (float16, with the run's card data).")
+@click.option("--steps", default=2400, show_default=True, type=click.IntRange(1), help="Training steps.")
+@click.option("--batch", default=64, show_default=True, type=click.IntRange(4), help="Pictures per step (two views each).")
+@click.option("--checkpoint", type=click.Path(dir_okay=False, path_type=Path),
+              help="Where the run's checkpoint lives (default: the cache directory); an interrupted run resumes it.")
+@_SEED
+@_QUIET
+def copy_descriptor(folders: tuple[Path, ...], idx_files: tuple[Path, ...], out: Path, steps: int, batch: int,
+                    checkpoint: Path | None, seed: int, quiet: bool) -> None:
+    """Train a copy descriptor (EfficientNet-Lite0's last blocks, GeM, projection) on the
+    pictures under FOLDERS (folders or single files): edited copies must find their picture among look-alikes.
+    Resumable: run the same command again after a stop.
+
+    \b
+    lookalike train copy-descriptor ~/Pictures --out my-copy.npz --steps 2400
+    """
+    from ..settings import Settings
+    from .copy.run import RunConfig, run_training
+
+    config = RunConfig(steps=steps, batch=batch, seed=seed)
+    checkpoint = checkpoint or Settings().cache_root() / "train" / "copy-descriptor.ckpt"
+    card = run_training(folders, idx_files, out, config, checkpoint, _log(not quiet))
+    click.echo(json.dumps(card["heldout"], indent=2))
+    click.echo(f"wrote {out}")
+
+
 @train.command()
 @click.option("--holdout", default=0.25, show_default=True, type=_SHARE,
               help="Share of each label's images held out to measure the stage on.")
