@@ -168,6 +168,7 @@ class LookalikeSystem(System):
 
 
 def default_systems(extra: Sequence[Descriptor] = ()) -> list[System]:
-    """lookalike as shipped, the raw EfficientNet-Lite0 cosine, and any further descriptors."""
+    """lookalike as shipped, the raw EfficientNet-Lite0 cosine, the raw cosine of
+    lookalike's copy descriptor, and any further descriptors."""
     return [LookalikeSystem(), DescriptorSystem(EmbeddingDescriptor("effnet_lite0")),
-            *[DescriptorSystem(d) for d in extra]]
+            DescriptorSystem(EmbeddingDescriptor("copy_lite0")), *[DescriptorSystem(d) for d in extra]]

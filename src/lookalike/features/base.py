@@ -35,7 +35,7 @@ class FeatureSpec:
     input_side: int  # the short side the feature needs; decoding may draft down to it
     near: float
     far: float
-    family: Literal["hash", "colour", "texture", "embedding", "region"]
+    family: Literal["hash", "colour", "texture", "embedding", "copy", "region"]
     description: str
     # Which turns of the image leave the vector (nearly) unchanged, so a query needs fewer
     # oriented copies: "dihedral" (every rotation by 90 degrees and mirroring), "mirror"

@@ -104,5 +104,9 @@ def describe_region(spec: FeatureSpec) -> str | None:
     suffix = spec.name.rsplit("_region_", 1)[-1]
     if spec.family != "region" or suffix not in WINDOWS:
         return None
+    return describe_window(suffix)
+
+
+def describe_window(suffix: str) -> str:
     names = {"tl": "top-left", "tr": "top-right", "bl": "bottom-left", "br": "bottom-right", "c": "centre"}
     return f"{names[suffix]} window ({SIDE:.0%} of each side)"

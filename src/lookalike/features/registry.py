@@ -31,10 +31,11 @@ def register_extractor(cls: E) -> E:
 
 def _extractor_classes() -> dict[str, type[Extractor]]:
     """Every extractor by feature name: the built-in ones, then the registered ones."""
-    from . import cnn, colour, hashes, regions, texture
+    from . import cnn, colour, copy, hashes, regions, texture
 
-    builtin = (cnn.EfficientNetLite0, colour.ColourHistogram, hashes.AverageHash, hashes.DifferenceHash,
-               hashes.PerceptualHash, hashes.WaveletHash, *regions.REGION_EXTRACTORS, texture.LocalBinaryPatterns)
+    builtin = (cnn.EfficientNetLite0, copy.CopyDescriptor, colour.ColourHistogram, hashes.AverageHash, hashes.DifferenceHash,
+               hashes.PerceptualHash, hashes.WaveletHash, *regions.REGION_EXTRACTORS, *copy.COPY_REGION_EXTRACTORS,
+               texture.LocalBinaryPatterns)
     return {cls.spec.name: cls for cls in builtin} | _PLUGINS
 
 

@@ -33,6 +33,7 @@ from PIL import Image
 
 from ..errors import LookalikeError
 from ..settings import CACHE_DIR_ENV, default_cache_root
+from .copy_descriptor import shipped_weights
 from .specs import DEFAULT_MODEL, ModelSpec, get_model_spec
 from .torch_checkpoint import load_state_dict
 
@@ -125,7 +126,17 @@ def _expected_sidecar(spec: ModelSpec) -> dict[str, Any]:
         "image_size": spec.image_size,
         "builder": f"{spec.builder.__module__}.{spec.builder.__qualname__}",
         "builder_version": _builder_version(spec),
+        **({"weights_sha256": _shipped_sha256(spec.weights)} if spec.weights is not None else {}),
     }
+
+
+def _shipped_sha256(filename: str) -> str:
+    resource = importlib.resources.files("lookalike.models.weights").joinpath(filename)
+    if not resource.is_file():
+        raise ModelSourceError(f"lookalike/models/weights/{filename} is missing: reinstall lookalike, or make it "
+                               "with `make train-copy-model`")
+    with importlib.resources.as_file(resource) as path:
+        return _sha256_file(path)
 
 
 def _cached_is_valid(onnx_path: Path, sidecar_path: Path, spec: ModelSpec) -> bool:
@@ -163,6 +174,8 @@ def _atomic_write(path: Path, data: bytes) -> None:
 def _convert(spec: ModelSpec) -> bytes:
     with source_weights(spec) as pth:
         state_dict = load_state_dict(pth)
+    if spec.weights is not None:
+        state_dict.update(shipped_weights(spec.weights)[0])
     model = spec.builder(state_dict, spec.image_size)
     data: bytes = model.SerializeToString(deterministic=True)
     return data

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import onnx
 
+from .copy_descriptor import build_copy_descriptor_onnx
 from .efficientnet_lite import build_efficientnet_lite_onnx
 
 __all__ = ["MODELS", "ModelSpec", "UnknownModelError", "get_model_spec"]
@@ -40,6 +41,9 @@ class ModelSpec:
     std: tuple[float, float, float]
     dim: int
     builder: OnnxBuilder
+    # A file in lookalike/models/weights/ whose arrays replace or add to the checkpoint's
+    # (a fine-tuned part of the network), None for the pretrained model as it is.
+    weights: str | None = None
 
     @property
     def module(self) -> str:
@@ -86,6 +90,14 @@ MODELS: dict[str, ModelSpec] = {
         ),
     )
 }
+
+LITE0 = MODELS["efficientnet_lite0"]
+# lookalike's own copy descriptor: Lite0's ImageNet weights with its last blocks trained for
+# copy detection (`make train-copy-model`; model card: docs/copy-descriptor.md).
+MODELS["copy_lite0"] = ModelSpec(
+    name="copy_lite0", package=LITE0.package, filename=LITE0.filename, sha256=LITE0.sha256, image_size=224,
+    mean=LITE0.mean, std=LITE0.std, dim=256, builder=build_copy_descriptor_onnx, weights="copy_lite0.npz",
+)
 
 DEFAULT_MODEL = "efficientnet_lite0"
 

@@ -101,9 +101,11 @@ def _batch_sources(sources: Sequence[Source], batch: int, rng: np.random.Generat
 
 
 def train(sources: Sequence[Source], config: RunConfig, checkpoint: Path, log: Log | None = None,
-          validate: Callable[[CopyHead, FrozenTrunk], dict[str, Any]] | None = None) -> tuple[CopyHead, Progress]:
+          validate: Callable[[CopyHead, FrozenTrunk], dict[str, Any]] | None = None,
+          until: int | None = None) -> tuple[CopyHead, Progress]:
     """Train from the checkpoint if it has this run's key (else from the ImageNet weights)
-    up to `config.steps`; returns the model and the run's progress."""
+    up to `config.steps` (or stop at step `until`, as an interruption would); returns the
+    model and the run's progress."""
     torch.manual_seed(config.seed)
     torch.set_num_threads(config.threads)
     state = base_state_dict()
@@ -113,7 +115,7 @@ def train(sources: Sequence[Source], config: RunConfig, checkpoint: Path, log: L
     schedule = torch.optim.lr_scheduler.LambdaLR(optimiser, lambda step: _learning_rate_share(step, config))
     progress = _resume(checkpoint, config.key(sources), head, optimiser, schedule, log)
     head.train()
-    while progress.step < config.steps:
+    while progress.step < min(config.steps, until or config.steps):
         started = time.perf_counter()
         first, second = batch_views(sources, config, progress.step)
         loss, parts = copy_loss(head(trunk(first)), head(trunk(second)), config.koleo_weight)
