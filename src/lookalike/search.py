@@ -31,7 +31,7 @@ from .features.regions import WINDOWS, describe_region
 from .records import Comparison, ImageRecord, Match
 from .runtime import Runtime
 from .rerank import KEYPOINTS_STAGE, get_rerankers
-from .scoring import background_level, fuse, hash_evidence, normalised, pair_hash_weight, tier_of, verdict_of
+from .scoring import BACKGROUND_RANKS, background_level, fuse, hash_evidence, normalised, pair_hash_weight, tier_of, verdict_of
 from .settings import Settings
 from .stats import SearchStats, timed
 from .store import Store
@@ -112,7 +112,7 @@ def _search(store: Store, source: ImageSource, k: int, min_score: float, rerank:
         return []
     with timed(stats, "scoring"):
         judged = Judged.of(query, store.settings)
-        judged.background = background_level(_fused(store, judged, ids, raw).max(axis=0))
+        judged.background = _background_in(store, judged, features)
         matches = _scored(store, judged, features, ids, raw)
         if any(stage.wants_parts(matches) for stage in stages) and part_specs(store):
             matches = _with_parts(store, judged, features, matches)
@@ -266,13 +266,19 @@ def compare(
     return result
 
 
-def _background_in(store: Store, judged: Judged, features: QueryFeatures, k: int = 10) -> float | None:
-    """The query's background in `store` (see `scoring.background_level`), from the
-    candidates a k-result search would score."""
-    ids = _candidates(store, features, k)
+def _background_in(store: Store, judged: Judged, features: QueryFeatures) -> float | None:
+    """The query's background in `store` (`scoring.background_level`): the fused scores of
+    the upright query against its BACKGROUND_RANKS[1] nearest neighbours by the embedding (by
+    the first candidate index without one). The same neighbours whether or not the search
+    turns the query, and the same for search and compare."""
+    names = [spec.name for spec in store.specs if spec.family == "embedding"] or store.candidate_features()
+    _, found = store.search_candidates(names[0], features.vectors[names[0]][:1], BACKGROUND_RANKS[1])
+    ids = sorted({int(i) for i in found.ravel() if i >= 0})
     if not ids:
         return None
-    return background_level(_fused(store, judged, ids, _similarities(store, features, ids)).max(axis=0))
+    raw = {spec.name: similarity_matrix(spec, features.vectors[spec.name][:1], store.vectors(spec.name, ids))
+           for spec in store.specs}
+    return background_level(_fused(store, judged, ids, raw)[0])
 
 
 def _probability(specs: Sequence[FeatureSpec], evidence: dict[str, float], runtime: Runtime) -> float | None:

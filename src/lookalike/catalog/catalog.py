@@ -284,8 +284,8 @@ class Catalog:
             ).fetchall()
             paths = self._paths_of(chunk)
             for row in rows:
-                records[row[0]] = ImageRecord(*row[:9], paths=tuple(paths.get(row[0], ())), pixel_digest=row[9],
-                                              hash_detail=row[10])
+                fields = dict(zip(_IMAGE_COLUMNS.split(", "), row))  # named as ImageRecord's fields
+                records[row[0]] = ImageRecord(**fields, paths=tuple(paths.get(row[0], ())))
         return records
 
     def image(self, image_id: int) -> ImageRecord | None:
