@@ -253,7 +253,7 @@ def test_compare_in_a_collection_judges_against_its_background(clipart: tuple[Co
 
 
 def test_a_small_or_ordinary_collection_keeps_its_scores() -> None:
-    assert scoring.background_level(np.linspace(0.9, 0.3, 15)) is None  # too few past the first ranks
+    assert scoring.background_level(np.linspace(0.9, 0.3, 10)) is None  # too few past the first ranks
     ordinary = scoring.background_level(np.concatenate([[0.97, 0.9], np.linspace(0.34, 0.2, 38)]))
     assert ordinary is not None and ordinary <= scoring.BACKGROUND_REFERENCE
     assert scoring.normalised(0.8, ordinary) == pytest.approx(0.8)
