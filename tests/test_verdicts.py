@@ -335,3 +335,31 @@ def test_a_refuted_confident_match_makes_the_stage_look_further(full_collection:
     assert result[0].image.label == "coffee" and result[0].tier == "near-duplicate"
     demoted = next(m for m in result if m.image.id == wrong.image.id)
     assert demoted.tier == "similar" and demoted.score < store.settings.min_near_duplicate_score
+
+
+def test_calibrated_thresholds_hold_in_every_stage(photo_files: dict[str, Path], gallery: Path, tmp_path: Path) -> None:
+    """After `calibrate`, a score and its tier agree in the first stage, the keypoint stage
+    and compare, in a store opened again."""
+    needs_opencv()
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for name in ("chelsea.png", "rocket.png", "astronaut.png"):
+        shutil.copyfile(gallery / name, folder / name)
+    shutil.copyfile(photo_files["original"], folder / "coffee.png")
+    settings = Settings(db=tmp_path / "calibrated.db", features=HASHES)
+    with Collection(settings=settings) as collection:
+        collection.index([folder])
+        plain = collection.search(photo_files["q20"], k=1)[0]
+        threshold = plain.score + 0.005  # the JPEG's first-stage score falls just short
+        collection.store.calibrate({"min_near_duplicate_score": threshold, "min_same_score": threshold})
+    with Collection(settings=settings) as collection:
+        assert collection.settings.min_near_duplicate_score == threshold
+        first_stage = collection.search(photo_files["q20"], k=4)
+        verified = collection.search(photo_files["q20"], k=4, rerank=["keypoints"])
+        for match in first_stage + verified:
+            if match.tier != "exact":
+                assert (match.tier == "near-duplicate") == (match.score >= threshold), (match.tier, match.score)
+        assert first_stage[0].tier == "similar"
+        assert verified[0].tier == "near-duplicate" and verified[0].image.path.endswith("coffee.png")
+        judged = collection.compare(photo_files["q20"], folder / "coffee.png")
+        assert (judged.verdict == "same") == (judged.score >= threshold) and judged.threshold == threshold

@@ -17,7 +17,6 @@ from PIL import Image
 
 from .decode import Decoded, decode_image, pixel_digest, read_bytes
 from .features.base import FeatureSpec
-from .features.hashes import hash_detail
 from .features.registry import get_spec
 from .settings import Settings
 
@@ -60,11 +59,6 @@ class QueryImage:
     name: str
     data: bytes = field(default=b"", repr=False)
     size: tuple[int, int] = (0, 0)
-
-    @property
-    def hash_detail(self) -> float:
-        """How informative its hashes are (`features.hashes.hash_detail`)."""
-        return hash_detail(self.image)
 
 
 def pixel_digest_of(query: QueryImage, settings: Settings) -> str | None:

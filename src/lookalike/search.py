@@ -19,19 +19,23 @@ candidate has its full size and a stored digest).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from functools import cached_property
 from typing import Sequence
 
 import numpy as np
 
 from .features.base import FeatureSpec, needed_side, similarity_matrix
+from .features.hashes import hash_detail
 from .query import ImageSource, QueryFeatures, QueryImage, complete_features, load_query, pixel_digest_of, query_features
 from .query_parts import part_candidates, part_specs, part_vectors, with_part_evidence
 from .features.regions import WINDOWS, describe_region
 from .records import Comparison, ImageRecord, Match
 from .runtime import Runtime
 from .rerank import KEYPOINTS_STAGE, get_rerankers
-from .scoring import BACKGROUND_RANKS, background_level, fuse, hash_evidence, normalised, pair_hash_weight, tier_of, verdict_of
+from .scoring import (
+    BACKGROUND_RANKS, background_level, fuse, hash_evidence, normalised, pair_hash_weight, tier_of, verdict_of,
+)
 from .settings import Settings
 from .stats import SearchStats, timed
 from .store import Store
@@ -43,28 +47,27 @@ MIN_CANDIDATES = 32
 @dataclass
 class Judged:
     """What judging a query's matches needs besides its features: how informative its hashes
-    are, its background in the collection (None: not estimated) and, computed on first need,
-    its pixel digest."""
+    are, its background in the collection (None: not estimated) and, computed on first need
+    (a full decode of a large JPEG), its pixel digest."""
 
     query: QueryImage
     settings: Settings
     hash_detail: float
     background: float | None = None
-    _digest: list[str | None] = field(default_factory=list, repr=False)
 
     @classmethod
     def of(cls, query: QueryImage, settings: Settings) -> "Judged":
-        from .features.hashes import hash_detail
-
         return cls(query, settings, hash_detail(query.image))
+
+    @cached_property
+    def digest(self) -> str | None:
+        return pixel_digest_of(self.query, self.settings)
 
     def same_pixels(self, record: ImageRecord) -> bool:
         """Whether the stored image has the query's decoded pixels (upright)."""
         if record.pixel_digest is None or (record.width, record.height) != self.query.size:
             return False
-        if not self._digest:
-            self._digest.append(pixel_digest_of(self.query, self.settings))
-        return self._digest[0] == record.pixel_digest
+        return self.digest == record.pixel_digest
 
     def exact(self, record: ImageRecord, sha256: str, upright: bool) -> bool:
         return record.sha256 == sha256 or (upright and self.same_pixels(record))
@@ -249,13 +252,13 @@ def compare(
     judged = Judged.of(first_image, settings)
     if store is not None:
         judged.background = _background_in(store, judged, query)
-    scores = fuse(specs, raw, pair_hash_weight(judged.hash_detail, [Judged.of(second_image, settings).hash_detail]))
+    scores = fuse(specs, raw, pair_hash_weight(judged.hash_detail, [hash_detail(second_image.image)]))
     row = int(scores.argmax())
     score = float(normalised(scores[row], judged.background))
     evidence = {name: float(values[row]) for name, values in raw.items()}
     exact = query.sha256 == other.sha256 or (
         row == 0 and first_image.size == second_image.size
-        and pixel_digest_of(first_image, settings) == pixel_digest_of(second_image, settings))
+        and judged.digest == pixel_digest_of(second_image, settings))
     tier = tier_of(score, exact, settings.min_near_duplicate_score)
     threshold = settings.min_same_score
     verdict = verdict_of(score, tier, threshold)
