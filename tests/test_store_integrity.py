@@ -17,6 +17,7 @@ import pytest
 from click.testing import CliRunner
 
 from lookalike import Collection, Settings
+from lookalike.catalog import catalog as catalog_module
 from lookalike.catalog import migrations
 from lookalike.cli import main
 from lookalike import errors
@@ -99,6 +100,8 @@ def test_a_store_of_the_previous_schema_upgrades_keeping_its_ids_and_its_deleted
     removed id keeps it from coming back."""
     settings = Settings(db=tmp_path / "old.db", features=FEATURES)
     monkeypatch.setattr(migrations, "MIGRATIONS", migrations.MIGRATIONS[:5])  # this code before m006
+    monkeypatch.setattr(catalog_module, "_IMAGE_COLUMNS", "id, sha256, bytes, width, height, format, label, added_at, name")
+    monkeypatch.setattr(catalog_module.Catalog, "insert_image", _insert_before_m007)
     settings = replace(settings, index_save_share=0.5)  # the removal stays in the journal
     with Collection(settings=settings) as old:
         old.index([photos])
@@ -107,6 +110,7 @@ def test_a_store_of_the_previous_schema_upgrades_keeping_its_ids_and_its_deleted
         assert old.store.catalog.db.execute("PRAGMA user_version").fetchone()[0] == 5
     before = catalog_rows(settings.db)
     monkeypatch.undo()
+    before["images"] = [row + (None, None) for row in before["images"]]  # m007: no digest, no detail yet
     built = spy_on_builds(monkeypatch)
     with Collection(settings=settings) as upgraded:
         db = upgraded.store.catalog.db
@@ -125,6 +129,15 @@ def test_a_store_of_the_previous_schema_upgrades_keeping_its_ids_and_its_deleted
         assert upgraded.store.catalog.journal_position() > position
         assert db.execute("SELECT COUNT(*) FROM vectors WHERE image_id = ?", (rocket,)).fetchone()[0] == 0
         assert db.execute("SELECT COUNT(*) FROM paths WHERE image_id = ?", (rocket,)).fetchone()[0] == 0
+
+
+def _insert_before_m007(self, sha256, size, width, height, fmt, label, name=None, pixel_digest=None,  # type: ignore[no-untyped-def]
+                        hash_detail=None):
+    """`Catalog.insert_image` as it was before m007 (no pixel digest, no hash detail)."""
+    cursor = self.db.execute(
+        "INSERT INTO images (sha256, bytes, width, height, format, label, added_at, name) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        (sha256, size, width, height, fmt, label, "2026-01-01T00:00:00+00:00", name))
+    return int(cursor.lastrowid)
 
 
 def test_a_migration_that_would_break_references_is_rolled_back(

@@ -23,6 +23,7 @@ from lookalike.features.regions import WINDOWS  # noqa: E402
 from lookalike.query import load_query  # noqa: E402
 from lookalike.query_parts import PART_EVIDENCE, part_candidates, part_vectors, with_part_evidence  # noqa: E402
 from lookalike.rerank import keypoints as K  # noqa: E402
+from lookalike import scoring  # noqa: E402
 
 OPENCV_DATA = Path("/usr/share/doc/opencv-doc/examples/data")
 # (query: a second photograph, stored: the first), each a real change of viewpoint; the
@@ -84,8 +85,8 @@ def test_heavy_crop_found_at_rank_1_as_near_duplicate(
     best, *_ = full_collection.search(query, k=5, rerank=KEYPOINTS)
     assert best.image.label == photo, (best.image.path, best.score, best.tier)
     assert best.tier == "near-duplicate"
-    assert best.evidence[K.EVIDENCE_INLIERS] >= V.NEAR_DUPLICATE_MIN_INLIERS
-    assert best.score >= K.NEAR_DUPLICATE_SCORES[0]
+    assert best.evidence[K.EVIDENCE_INLIERS] >= scoring.NEAR_DUPLICATE_MIN_INLIERS
+    assert best.score >= scoring.near_duplicate_band(Settings().min_near_duplicate_score)[0]
     # the region the crop came from, in the stored image
     assert best.evidence[K.EVIDENCE_COVERAGE] < 0.75 and best.evidence[K.EVIDENCE_QUERY_COVERAGE] > 0.1
     assert "keypoints agree" in (K.explain(best) or "")
@@ -115,7 +116,7 @@ def test_other_view_found_at_rank_1_as_same_object(views_collection: Collection,
     best = matches[0]
     assert Path(best.image.path).name == stored, [(Path(m.image.path).name, m.tier, round(m.score, 3)) for m in matches]
     assert best.tier == "same-object"
-    assert best.evidence[K.EVIDENCE_INLIERS] >= V.SAME_OBJECT_MIN_INLIERS
+    assert best.evidence[K.EVIDENCE_INLIERS] >= scoring.SAME_OBJECT_MIN_INLIERS
     assert all(m.tier != "same-object" for m in matches[1:])
 
 
@@ -126,7 +127,7 @@ def test_next_frame_that_the_hashes_call_a_copy_is_told_apart_by_its_keypoints(v
 
     query = opencv_sample("rubberwhale2.png")
     first_stage = views_collection.search(query, k=1)[0]
-    assert first_stage.score >= K.CONFIDENT and first_stage.tier == "near-duplicate"
+    assert first_stage.score >= scoring.KEYPOINT_CONFIDENT and first_stage.tier == "near-duplicate"
     assert float(hash_evidence(views_collection.store.specs, first_stage.evidence)) >= NEAR_LEVEL
     verified = views_collection.search(query, k=1, rerank=KEYPOINTS)[0]
     assert verified.image.id == first_stage.image.id and verified.tier == "same-object"
@@ -152,7 +153,7 @@ def test_unrelated_photos_are_not_verified() -> None:
     results = {(a, b): V.verify(features[a], features[b]) for a, b in itertools.permutations(UNRELATED, 2)}
     verified = {pair: (r.kind, r.inliers) for pair, r in results.items() if r.kind is not None}
     assert not verified
-    assert max(r.inliers for r in results.values()) < V.NEAR_DUPLICATE_MIN_INLIERS
+    assert max(r.inliers for r in results.values()) < scoring.NEAR_DUPLICATE_MIN_INLIERS
 
 
 def test_unrelated_opencv_photos_are_not_verified() -> None:
@@ -233,7 +234,7 @@ def test_a_sure_copy_alone_is_verified(full_collection: Collection, queries: Pat
     (a copy, not another view) and no other candidate."""
     query = queries / "coffee-jpeg15.jpg"
     first_stage = full_collection.search(query, k=3)
-    assert first_stage[0].score >= K.CONFIDENT and first_stage[0].image.label == "coffee"
+    assert first_stage[0].score >= scoring.KEYPOINT_CONFIDENT and first_stage[0].image.label == "coffee"
     verified = full_collection.search(query, k=3, rerank=KEYPOINTS)
     assert [m.image.id for m in verified] == [m.image.id for m in first_stage]
     assert verified[0].tier == "near-duplicate" and verified[0].explanation["keypoints"]["kind"] == "near-duplicate"
@@ -304,9 +305,9 @@ def test_compare_says_same_object_for_another_view_with_its_reason(tmp_path: Pat
 
     result = compare(opencv_sample("box_in_scene.png"), opencv_sample("box.png"))
     assert (result.verdict, result.tier) == ("same-object", "same-object")
-    assert result.score >= K.SAME_OBJECT_SCORES[0]
+    assert result.score >= scoring.same_object_band(Settings().min_near_duplicate_score)[0]
     found = result.explanation["keypoints"]
-    assert found["kind"] == "same-object" and found["inliers"] >= V.SAME_OBJECT_MIN_INLIERS
+    assert found["kind"] == "same-object" and found["inliers"] >= scoring.SAME_OBJECT_MIN_INLIERS
     assert "another viewpoint" in found["reason"] and len(found["pairs"]) <= K.MAX_PAIRS_SHOWN
     output = CliRunner().invoke(main, ["compare", str(opencv_sample("graf3.png")), str(opencv_sample("graf1.png"))])
     assert output.exit_code == 3, output.output
@@ -323,7 +324,7 @@ def test_compare_verifies_a_heavy_crop_as_the_same_picture(tmp_path: Path) -> No
     without = compare(query, original, keypoints=False)
     result = compare(query, original)
     assert result.verdict == "same" and result.tier == "near-duplicate"
-    assert result.score >= max(without.score, K.NEAR_DUPLICATE_SCORES[0])
+    assert result.score >= max(without.score, scoring.near_duplicate_band(Settings().min_near_duplicate_score)[0])
     assert "keypoints agree under one similarity map" in result.explanation["keypoints"]["reason"]
     unrelated = compare(query, opencv_sample("graf1.png"))
     assert unrelated.verdict == "different" and unrelated.explanation["keypoints"]["kind"] is None

@@ -137,7 +137,7 @@ class Collection:
         return search(self.store, image, k=k, min_score=min_score, rerank=rerank, stats=stats)
 
     def compare(self, first: ImageSource, second: ImageSource) -> Comparison:
-        return compare_images(self.settings, self.store.runtime, first, second, self.store.specs)
+        return compare_images(self.settings, self.store.runtime, first, second, self.store.specs, store=self.store)
 
     def duplicates(self, min_score: float | None = None, stats: DuplicateStats | None = None) -> list[DuplicateGroup]:
         return find_duplicates(self.store, min_score, stats=stats)

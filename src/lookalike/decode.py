@@ -13,6 +13,7 @@ file: Pillow's own exceptions and warnings never reach the caller.
 from __future__ import annotations
 
 import ctypes
+import hashlib
 import io
 import logging
 import re
@@ -180,6 +181,27 @@ def decode_image(
                 return _decode(image, min_side)
             except _PILLOW_ERRORS as exc:
                 raise CorruptImage(source, f"damaged or truncated image data ({exc})") from None
+
+
+def pixel_digest(data: bytes, decoded: Decoded, source: str | Path = "<bytes>", *,
+                 max_pixels: int = DEFAULT_MAX_PIXELS) -> str:
+    """SHA-256 of the image's decoded pixels: upright (EXIF orientation applied), 8-bit RGB,
+    at full resolution, with its size. Two files with the same digest show the same picture
+    pixel for pixel (a PNG re-save of a JPEG's pixels, another container, stripped
+    metadata): `lookalike.scoring` calls that tier "exact". `decoded` is `data` decoded
+    already; a draft-scaled JPEG (smaller than its full size) is decoded again in full."""
+    image = decoded.image
+    if image.size != (decoded.width, decoded.height):
+        image = decode_image(data, source, max_pixels=max_pixels).image
+    return digest_of_pixels(image)
+
+
+def digest_of_pixels(image: Image.Image) -> str:
+    """SHA-256 of an RGB image's size and pixel bytes (see `pixel_digest`)."""
+    rgb = image if image.mode == "RGB" else image.convert("RGB")
+    digest = hashlib.sha256(f"{rgb.width}x{rgb.height}:".encode())
+    digest.update(rgb.tobytes())
+    return digest.hexdigest()
 
 
 def load_image(

@@ -26,7 +26,7 @@ import numpy as np
 
 from .features.base import FeatureSpec, pair_similarity
 from .records import DuplicateGroup, Neighbour, Neighbours
-from .scoring import COPY_WEIGHT, fuse, raw_for_calibrated
+from .scoring import COPY_WEIGHT, fuse, hash_weight, raw_for_calibrated
 from .stats import DuplicateStats, timed
 from .store import Store
 
@@ -97,7 +97,16 @@ def _score_chunk(store: Store, pairs: np.ndarray, held: "HeldVectors | None") ->
         left = vectors[np.searchsorted(ids, pairs[:, 0])]
         right = vectors[np.searchsorted(ids, pairs[:, 1])]
         raw[spec.name] = _similarity(spec, left, right)
-    return fuse(store.specs, raw)
+    return fuse(store.specs, raw, _pair_hash_weights(store, ids, pairs))
+
+
+def _pair_hash_weights(store: Store, ids: np.ndarray, pairs: np.ndarray) -> np.ndarray:
+    """The hashes' weight for each pair (`scoring.hash_weight`, the lower side's): agreeing
+    bits of a flat or smooth picture make no duplicate. Fusing without it (weight 1) gives
+    the upper bound `HeldVectors.upper_bound` needs."""
+    records = store.images(ids.tolist())
+    weight = np.asarray([hash_weight(records[int(i)].hash_detail) for i in ids], dtype=np.float64)
+    return np.minimum(weight[np.searchsorted(ids, pairs[:, 0])], weight[np.searchsorted(ids, pairs[:, 1])])
 
 
 def _similarity(spec: FeatureSpec, left: np.ndarray, right: np.ndarray) -> np.ndarray:

@@ -17,9 +17,10 @@ from typing import Callable, Iterable, Mapping, Sequence
 
 from PIL import Image
 
-from .decode import decode_image, read_bytes
+from .decode import decode_image, pixel_digest, read_bytes
 from .errors import DecodeError, NotInCollection
 from .features.base import in_input_mode, needed_side
+from .features.hashes import hash_detail
 from .records import ImageRecord, IndexReport
 from .rerank import KEYPOINTS_STAGE, Reranker, get_rerankers, reranker_names
 from .scan import FileRecord, Unreadable, label_for, scan
@@ -196,11 +197,13 @@ def _index_batch(
                 links.append(PathLink(file.path, file.mtime_ns, file.size, sha256))
                 continue
             decoded = decode_image(data, file.path, min_side=side, max_pixels=store.settings.max_pixels)
+            digest = pixel_digest(data, decoded, file.path, max_pixels=store.settings.max_pixels)
         except DecodeError as exc:
             report.skipped.append((file.path, exc.reason))
             continue
         pending[sha256] = NewImage(file.path, file.mtime_ns, file.size, sha256, decoded.width, decoded.height,
-                                   decoded.format, label_of(file.path), names.get(file.path, Path(file.path).name))
+                                   decoded.format, label_of(file.path), names.get(file.path, Path(file.path).name),
+                                   digest, hash_detail(decoded.image))
         images.append(decoded.image)
     grey: dict[int, Image.Image] = {}  # one grey conversion per image for every grey feature
     vectors = {spec.name: store.runtime.extractor(spec.name).extract_batch([in_input_mode(spec, image, grey) for image in images])

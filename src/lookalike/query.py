@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Sequence
 import numpy as np
 from PIL import Image
 
-from .decode import decode_image, read_bytes
+from .decode import Decoded, decode_image, pixel_digest, read_bytes
 from .features.base import FeatureSpec
 from .features.registry import get_spec
 from .settings import Settings
@@ -50,11 +50,23 @@ ImageSource = str | Path | bytes
 
 @dataclass(frozen=True)
 class QueryImage:
-    """A decoded query and its content hash (to recognise a byte-identical file)."""
+    """A decoded query and its content hash (to recognise a byte-identical file); `data`
+    (its file's bytes) and `size` (its full upright width and height: `image` may be
+    draft-scaled) give its pixel digest when a match may be exact (`pixel_digest_of`)."""
 
     image: Image.Image
     sha256: str
     name: str
+    data: bytes = field(default=b"", repr=False)
+    size: tuple[int, int] = (0, 0)
+
+
+def pixel_digest_of(query: QueryImage, settings: Settings) -> str | None:
+    """The query's `decode.pixel_digest` (None for a query made without its bytes)."""
+    if not query.data:
+        return None
+    decoded = Decoded(query.image, "", *query.size)
+    return pixel_digest(query.data, decoded, query.name, max_pixels=settings.max_pixels)
 
 
 @dataclass(frozen=True)
@@ -82,7 +94,7 @@ def load_query(source: ImageSource, settings: Settings, min_side: int) -> QueryI
     else:
         data, name = read_bytes(source, settings.max_bytes), str(source)
     decoded = decode_image(data, name, min_side=min_side, max_pixels=settings.max_pixels)
-    return QueryImage(decoded.image, hashlib.sha256(data).hexdigest(), name)
+    return QueryImage(decoded.image, hashlib.sha256(data).hexdigest(), name, data, (decoded.width, decoded.height))
 
 
 def query_features(

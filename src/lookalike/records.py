@@ -24,6 +24,11 @@ class ImageRecord:
     added_at: str
     name: str | None = None  # the file name people know it by (uploads: the client's file name)
     paths: tuple[str, ...] = ()
+    # SHA-256 of the decoded pixels (`decode.pixel_digest`) and how informative the image's
+    # hashes are (`features.hashes.hash_detail`); None for images stored before they were
+    # measured (and by backends that do not keep them): unknown, see `lookalike.scoring`.
+    pixel_digest: str | None = None
+    hash_detail: float | None = None
 
     @property
     def path(self) -> str | None:

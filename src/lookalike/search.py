@@ -9,28 +9,68 @@ time, and matter only for a turned copy that the hashes do not see (turned and c
 say). So search first runs with the CNN on the upright query only and turns it only when
 that leaves doubt (`_settled`): no sure copy upright, or a candidate whose hashes match
 a turned orientation (its fused score there lacks the CNN's evidence).
+
+Scores are judged as `lookalike.scoring` says: the hashes weighted by how informative they
+are on the query and on each candidate, every score set against the query's background in
+this collection (its similarity to its nearest unrelated candidates), and "exact" only for
+the same file or the same decoded pixels (the query's pixel digest is computed only when a
+candidate has its full size and a stored digest).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from functools import cached_property
 from typing import Sequence
 
 import numpy as np
 
 from .features.base import FeatureSpec, needed_side, similarity_matrix
-from .query import ImageSource, QueryFeatures, QueryImage, complete_features, load_query, query_features
+from .features.hashes import hash_detail
+from .query import ImageSource, QueryFeatures, QueryImage, complete_features, load_query, pixel_digest_of, query_features
 from .query_parts import part_candidates, part_specs, part_vectors, with_part_evidence
 from .features.regions import WINDOWS, describe_region
-from .records import Comparison, Match, Verdict
+from .records import Comparison, ImageRecord, Match
 from .runtime import Runtime
 from .rerank import KEYPOINTS_STAGE, get_rerankers
-from .scoring import fuse, hash_evidence, is_visually_identical, tier_of
+from .scoring import (
+    BACKGROUND_RANKS, background_level, fuse, hash_evidence, normalised, pair_hash_weight, tier_of, verdict_of,
+)
 from .settings import Settings
 from .stats import SearchStats, timed
 from .store import Store
 from .threads import single_threaded_blas
 
 MIN_CANDIDATES = 32
+
+
+@dataclass
+class Judged:
+    """What judging a query's matches needs besides its features: how informative its hashes
+    are, its background in the collection (None: not estimated) and, computed on first need
+    (a full decode of a large JPEG), its pixel digest."""
+
+    query: QueryImage
+    settings: Settings
+    hash_detail: float
+    background: float | None = None
+
+    @classmethod
+    def of(cls, query: QueryImage, settings: Settings) -> "Judged":
+        return cls(query, settings, hash_detail(query.image))
+
+    @cached_property
+    def digest(self) -> str | None:
+        return pixel_digest_of(self.query, self.settings)
+
+    def same_pixels(self, record: ImageRecord) -> bool:
+        """Whether the stored image has the query's decoded pixels (upright)."""
+        if record.pixel_digest is None or (record.width, record.height) != self.query.size:
+            return False
+        return self.digest == record.pixel_digest
+
+    def exact(self, record: ImageRecord, sha256: str, upright: bool) -> bool:
+        return record.sha256 == sha256 or (upright and self.same_pixels(record))
 
 
 def search(
@@ -74,9 +114,11 @@ def _search(store: Store, source: ImageSource, k: int, min_score: float, rerank:
     if not ids:
         return []
     with timed(stats, "scoring"):
-        matches = _scored(store, features, ids, raw)
+        judged = Judged.of(query, store.settings)
+        judged.background = _background_in(store, judged, features)
+        matches = _scored(store, judged, features, ids, raw)
         if any(stage.wants_parts(matches) for stage in stages) and part_specs(store):
-            matches = _with_parts(store, query, features, matches)
+            matches = _with_parts(store, judged, features, matches)
     with timed(stats, "rerank"):
         for stage in stages:
             matches = stage.rerank(store, query, matches)
@@ -90,13 +132,13 @@ def _count(stats: SearchStats, features: QueryFeatures, ids: list[int], turned: 
     stats.features = features
 
 
-def _with_parts(store: Store, query: QueryImage, features: QueryFeatures, matches: list[Match]) -> list[Match]:
+def _with_parts(store: Store, judged: Judged, features: QueryFeatures, matches: list[Match]) -> list[Match]:
     """The matches plus the candidates the query's windows propose, all with part evidence
     (see `lookalike.query_parts`), best first."""
-    vectors = part_vectors(query, store.runtime)
+    vectors = part_vectors(judged.query, store.runtime)
     extra = part_candidates(store, vectors) - {match.image.id for match in matches}
     if extra:
-        matches = sorted(matches + _scored(store, features, sorted(extra)), key=lambda m: -m.score)
+        matches = sorted(matches + _scored(store, judged, features, sorted(extra)), key=lambda m: -m.score)
     return with_part_evidence(store, vectors, matches)
 
 
@@ -128,28 +170,47 @@ def _similarities(store: Store, features: QueryFeatures, ids: list[int]) -> dict
             for spec in store.specs}
 
 
-def _scored(store: Store, features: QueryFeatures, ids: list[int],
+def _fused(store: Store, judged: Judged, ids: list[int], raw: dict[str, np.ndarray],
+           records: dict[int, ImageRecord] | None = None) -> np.ndarray:
+    """Fused scores (orientations, candidates), the hashes weighted by how informative they
+    are on the query and on each candidate."""
+    records = store.images(ids) if records is None else records
+    weights = pair_hash_weight(judged.hash_detail, [records[i].hash_detail for i in ids])
+    return fuse(store.specs, raw, weights)
+
+
+def _scored(store: Store, judged: Judged, features: QueryFeatures, ids: list[int],
             raw: dict[str, np.ndarray] | None = None) -> list[Match]:
-    """Every candidate scored on every feature in its best orientation, best first."""
+    """Every candidate scored on every feature in its best orientation, against the query's
+    background, best first."""
     raw = _similarities(store, features, ids) if raw is None else raw
-    scores = fuse(store.specs, raw)  # (orientations, candidates)
-    best_orientation = scores.argmax(axis=0)
-    best_score = scores.max(axis=0)
     records = store.images(ids)
+    scores = _fused(store, judged, ids, raw, records)  # (orientations, candidates)
+    best_orientation = scores.argmax(axis=0)
+    best_score = normalised(scores.max(axis=0), judged.background)
     matches = []
     for column in np.argsort(-best_score, kind="stable"):
         row = int(best_orientation[column])
         evidence = {name: float(values[row, column]) for name, values in raw.items()}
         record = records[ids[column]]
-        tier = tier_of(
-            float(best_score[column]),
-            same_file=record.sha256 == features.sha256,
-            identical=row == 0 and is_visually_identical(store.specs, evidence),
-            min_near_duplicate=store.settings.min_near_duplicate_score,
-        )
-        matches.append(Match(record, float(best_score[column]), tier, features.orientations[row], evidence,
-                             explanation=_best_region(store.specs, evidence)))
+        score = float(best_score[column])
+        exact = judged.exact(record, features.sha256, upright=row == 0)
+        tier = tier_of(score, exact, store.settings.min_near_duplicate_score)
+        matches.append(Match(record, score, tier, features.orientations[row], evidence,
+                             explanation=_explanation(store.specs, evidence, judged.background,
+                                                      float(scores[row, column]))))
     return matches
+
+
+def _explanation(specs: Sequence[FeatureSpec], evidence: dict[str, float], background: float | None,
+                 fused: float) -> dict[str, object] | None:
+    """The best region (see `_best_region`) and, when the background moved the score, by how much."""
+    found = dict(_best_region(specs, evidence) or {})
+    if background is not None and normalised(fused, background) != fused:
+        found["background"] = {"level": round(background, 4), "fused": round(fused, 4),
+                               "reason": f"this collection's unrelated images score {background:.2f} against "
+                                         "the query: the score is judged against that"}
+    return found or None
 
 
 def _best_region(specs: Sequence[FeatureSpec], evidence: dict[str, float]) -> dict[str, object] | None:
@@ -171,15 +232,16 @@ def _best_region(specs: Sequence[FeatureSpec], evidence: dict[str, float]) -> di
 
 def compare(
     settings: Settings, runtime: Runtime, first: ImageSource, second: ImageSource, specs: Sequence[FeatureSpec], *,
-    keypoints: bool = True
+    keypoints: bool = True, store: Store | None = None,
 ) -> Comparison:
     """Score two images against each other (the first in all orientations) with a verdict,
-    with `runtime`'s extractors.
+    with `runtime`'s extractors. With `store` (a collection the two are judged in), the
+    score is set against the first image's background there, as search does.
 
     With `keypoints` (and OpenCV), the keypoint stage re-judges the pair
     (`Reranker.compare`: a verified copy is "same", another photograph of the same thing
-    "same-object"). A learned feature with a probability head adds `probability` (P(same)
-    from its similarity)."""
+    "same-object", a refuted one "different"). A learned feature with a probability head
+    adds `probability` (P(same) from its similarity)."""
     stages = get_rerankers([KEYPOINTS_STAGE], runtime) if keypoints and _has_opencv() else []
     side = max([needed_side(specs), *(stage.query_min_side for stage in stages)])
     first_image, second_image = load_query(first, settings, side), load_query(second, settings, side)
@@ -187,23 +249,39 @@ def compare(
     other = query_features(second_image, specs, runtime, all_orientations=False)
     raw = {spec.name: similarity_matrix(spec, query.vectors[spec.name], other.vectors[spec.name])[:, 0]
            for spec in specs}
-    scores = fuse(specs, raw)
+    judged = Judged.of(first_image, settings)
+    if store is not None:
+        judged.background = _background_in(store, judged, query)
+    scores = fuse(specs, raw, pair_hash_weight(judged.hash_detail, [hash_detail(second_image.image)]))
     row = int(scores.argmax())
-    score = float(scores[row])
+    score = float(normalised(scores[row], judged.background))
     evidence = {name: float(values[row]) for name, values in raw.items()}
-    tier = tier_of(
-        score,
-        same_file=query.sha256 == other.sha256,
-        identical=row == 0 and is_visually_identical(specs, evidence),
-        min_near_duplicate=settings.min_near_duplicate_score,
-    )
+    exact = query.sha256 == other.sha256 or (
+        row == 0 and first_image.size == second_image.size
+        and judged.digest == pixel_digest_of(second_image, settings))
+    tier = tier_of(score, exact, settings.min_near_duplicate_score)
     threshold = settings.min_same_score
-    verdict: Verdict = "same" if score >= threshold or tier == "exact" else "different"
+    verdict = verdict_of(score, tier, threshold)
     result = Comparison(score, verdict, tier, threshold, query.orientations[row], evidence,
                         probability=_probability(specs, evidence, runtime))
     for stage in stages:
         result = stage.compare(first_image.image, second_image.image, result, settings)
     return result
+
+
+def _background_in(store: Store, judged: Judged, features: QueryFeatures) -> float | None:
+    """The query's background in `store` (`scoring.background_level`): the fused scores of
+    the upright query against its BACKGROUND_RANKS[1] nearest neighbours by the embedding (by
+    the first candidate index without one). The same neighbours whether or not the search
+    turns the query, and the same for search and compare."""
+    names = [spec.name for spec in store.specs if spec.family == "embedding"] or store.candidate_features()
+    _, found = store.search_candidates(names[0], features.vectors[names[0]][:1], BACKGROUND_RANKS[1])
+    ids = sorted({int(i) for i in found.ravel() if i >= 0})
+    if not ids:
+        return None
+    raw = {spec.name: similarity_matrix(spec, features.vectors[spec.name][:1], store.vectors(spec.name, ids))
+           for spec in store.specs}
+    return background_level(_fused(store, judged, ids, raw)[0])
 
 
 def _probability(specs: Sequence[FeatureSpec], evidence: dict[str, float], runtime: Runtime) -> float | None:

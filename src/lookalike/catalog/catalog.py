@@ -23,7 +23,7 @@ from ..records import ImageRecord
 from .migrations import migrate
 
 _JOURNAL_PRUNED = "index_journal_pruned_through"
-_IMAGE_COLUMNS = "id, sha256, bytes, width, height, format, label, added_at, name"
+_IMAGE_COLUMNS = "id, sha256, bytes, width, height, format, label, added_at, name, pixel_digest, hash_detail"
 
 
 class Catalog:
@@ -161,14 +161,15 @@ class Catalog:
         return int(row[0]) if row else None
 
     def insert_image(
-        self, sha256: str, size: int, width: int, height: int, fmt: str, label: str | None, name: str | None = None
+        self, sha256: str, size: int, width: int, height: int, fmt: str, label: str | None, name: str | None = None,
+        pixel_digest: str | None = None, hash_detail: float | None = None,
     ) -> int:
         """Call inside `transaction()`. The id is new: higher than any image ever stored."""
         added_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
         cursor = self.db.execute(
-            "INSERT INTO images (sha256, bytes, width, height, format, label, added_at, name) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (sha256, size, width, height, fmt, label, added_at, name),
+            "INSERT INTO images (sha256, bytes, width, height, format, label, added_at, name, pixel_digest, hash_detail) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (sha256, size, width, height, fmt, label, added_at, name, pixel_digest, hash_detail),
         )
         return int(cursor.lastrowid)
 
@@ -283,7 +284,8 @@ class Catalog:
             ).fetchall()
             paths = self._paths_of(chunk)
             for row in rows:
-                records[row[0]] = ImageRecord(*row, paths=tuple(paths.get(row[0], ())))
+                fields = dict(zip(_IMAGE_COLUMNS.split(", "), row))  # named as ImageRecord's fields
+                records[row[0]] = ImageRecord(**fields, paths=tuple(paths.get(row[0], ())))
         return records
 
     def image(self, image_id: int) -> ImageRecord | None:

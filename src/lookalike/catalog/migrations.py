@@ -138,6 +138,15 @@ def m006_image_ids_never_reused(db: sqlite3.Connection) -> None:
     db.execute("INSERT INTO sqlite_sequence (name, seq) VALUES ('images', ?)", (int(highest),))
 
 
+def m007_pixel_digest_and_hash_detail(db: sqlite3.Connection) -> None:
+    """Per image, the SHA-256 of its decoded pixels (an exact match is the same pixels, not
+    the same hash bits) and how much its hashes can say (a smooth picture's bits are noise);
+    see `lookalike.scoring`. Images stored before keep NULL: unknown (exact only for the
+    same file; hashes trusted as before)."""
+    db.execute("ALTER TABLE images ADD COLUMN pixel_digest TEXT")
+    db.execute("ALTER TABLE images ADD COLUMN hash_detail REAL")
+
+
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     m001_initial,
     m002_meta,
@@ -145,6 +154,7 @@ MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     m004_image_name,
     m005_index_journal,
     m006_image_ids_never_reused,
+    m007_pixel_digest_and_hash_detail,
 ]
 
 

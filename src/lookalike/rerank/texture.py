@@ -162,8 +162,7 @@ class TextureReranker(Reranker):
         result = list(matches)
         for row, match, score, probability in zip(band, candidates, moved, same):
             result[row] = replace(match, score=float(score), evidence={**match.evidence, EVIDENCE: float(probability)},
-                                  tier=tier_of(float(score), same_file=False, identical=False,
-                                               min_near_duplicate=threshold))
+                                  tier=tier_of(float(score), exact=False, min_near_duplicate=threshold))
         return sorted(result, key=lambda match: -match.score)
 
 

@@ -39,6 +39,8 @@ class NewImage:
     format: str
     label: str | None
     name: str | None = None
+    pixel_digest: str | None = None  # `decode.pixel_digest`
+    hash_detail: float | None = None  # `features.hashes.hash_detail`
 
 
 @dataclass(frozen=True)

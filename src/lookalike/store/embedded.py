@@ -131,7 +131,8 @@ class EmbeddedStore(Store):
             ids = []
             for image in new:
                 image_id = catalog.insert_image(
-                    image.sha256, image.size, image.width, image.height, image.format, image.label, image.name
+                    image.sha256, image.size, image.width, image.height, image.format, image.label, image.name,
+                    image.pixel_digest, image.hash_detail,
                 )
                 _collect(catalog.record_path(image.path, image_id, image.mtime_ns, image.size), dropped)
                 ids.append(image_id)

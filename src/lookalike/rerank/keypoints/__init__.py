@@ -8,39 +8,35 @@ One room, one module per concern:
 - `features`: SIFT (ORB as fallback) on a working copy, serialisation, cache keys;
 - `geometry`: ratio-test matches, one RANSAC homography, the measured evidence;
 - `decision`: what the evidence means (near-duplicate, same-object, nothing), its strength
-  and reason, and the thresholds tuned for it;
+  and reason (the thresholds, with every other tier boundary, are `lookalike.scoring`'s);
 - `cache`: features by content hash, in memory and in files;
 - `stage`: the re-ranking stage itself, its scores, and the indexing and removal hooks.
 
-The tuning of the thresholds, on real photographs and unrelated ones: `decision`.
+The tuning of the thresholds, on real photographs and unrelated ones: `lookalike.scoring`.
 """
 
 from .cache import FeatureCache, feature_cache
-from .decision import NEAR_DUPLICATE_MIN_INLIERS, SAME_OBJECT_MIN_INLIERS, Verification, kind, reason, strength
+from .decision import Verification, kind, reason, strength
 from .features import DECODE_MIN_SIDE, WORK_SIDE, LocalFeatures, default_method, extract_features, feature_key
 from .geometry import verify, verify_images
 from .stage import (
-    CONFIDENT,
     EVIDENCE_COVERAGE,
     EVIDENCE_INLIERS,
     EVIDENCE_QUERY_COVERAGE,
     EVIDENCE_REGION,
     MAX_PAIRS_SHOWN,
-    NEAR_DUPLICATE_SCORES,
-    SAME_OBJECT_SCORES,
     KeypointReranker,
     describe,
     explain,
     precompute,
     rescore,
-    verified_score,
     verify_pair,
 )
 
 __all__ = [
-    "CONFIDENT", "DECODE_MIN_SIDE", "EVIDENCE_COVERAGE", "EVIDENCE_INLIERS", "EVIDENCE_QUERY_COVERAGE",
-    "EVIDENCE_REGION", "MAX_PAIRS_SHOWN", "NEAR_DUPLICATE_MIN_INLIERS", "NEAR_DUPLICATE_SCORES",
-    "SAME_OBJECT_MIN_INLIERS", "SAME_OBJECT_SCORES", "WORK_SIDE", "FeatureCache", "KeypointReranker",
+    "DECODE_MIN_SIDE", "EVIDENCE_COVERAGE", "EVIDENCE_INLIERS", "EVIDENCE_QUERY_COVERAGE",
+    "EVIDENCE_REGION", "MAX_PAIRS_SHOWN",
+    "WORK_SIDE", "FeatureCache", "KeypointReranker",
     "LocalFeatures", "Verification", "default_method", "describe", "explain", "extract_features", "feature_cache", "feature_key",
-    "kind", "precompute", "reason", "rescore", "strength", "verified_score", "verify", "verify_images", "verify_pair",
+    "kind", "precompute", "reason", "rescore", "strength", "verify", "verify_images", "verify_pair",
 ]

@@ -8,16 +8,8 @@ map puts it); same-object when enough inliers agree under one homography but not
 affine map (a real second photograph: perspective and parallax move points by pixels);
 otherwise nothing.
 
-The thresholds below were tuned on real photographs and checked on unrelated ones (SIFT,
-480-pixel working copies): 4,005 pairs of unrelated photos (scikit-image samples,
-opencv-doc photos, KDE wallpapers) gave 0 verified, at most 7 inliers; 42 of 46 directions
-of real second views (opencv-doc graf, box, aloe, leuven, books, video frames, 13 stereo
-chessboard pairs, scikit-image's stereo motorcycle) were same-object, with at least 35
-inliers (the 4 others: aero1/aero3 barely overlap, text_defocus/text_motion are blurred
-past any keypoint), none near-duplicate; all 60 named edits (`lookalike.edits`) and 105 of
-108 harsher ones (JPEG quality 5-10, blur + JPEG, stretching, 160-pixel thumbnails) were
-near-duplicate (one same-object: a JPEG-5 moon); crops of 50/30/15% of the area: 34/33/30
-of 36 near-duplicate, never same-object. tests/test_verify.py keeps the essentials.
+The thresholds, and how they were tuned on real photographs and checked on unrelated ones,
+live in `lookalike.scoring` with every other tier boundary.
 """
 
 from __future__ import annotations
@@ -26,27 +18,17 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-Kind = Literal["near-duplicate", "same-object"]
+from ...scoring import (
+    MAX_AREA_CHANGE,
+    MIN_COVERAGE,
+    NEAR_DUPLICATE_MAX_DISPLACEMENT,
+    NEAR_DUPLICATE_MIN_INLIERS,
+    SAME_OBJECT_MIN_INLIER_RATIO,
+    SAME_OBJECT_MIN_INLIERS,
+    keypoint_strength,
+)
 
-# Near-duplicate: the inliers sit on one affine map up to noise. The statistic is the median
-# residual (working pixels, normalised for the scale between the two images) after local
-# smoothing over geometry.SMOOTH_NEIGHBOURS inliers (the plain median residual below
-# geometry.SMOOTH_MIN_INLIERS inliers). SIFT: the named edits measured <= 0.39; JPEG quality 5-10,
-# blur + JPEG, stretched copies <= 0.45 but one (0.48); real second photographs >= 0.51
-# (a stereo chessboard pair), mostly > 1. ORB's corners sit on coarser pyramid pixels,
-# hence its own, looser bound (and a weaker split: 17 of 48 views were same-object).
-NEAR_DUPLICATE_MIN_INLIERS = 10
-NEAR_DUPLICATE_MAX_DISPLACEMENT = {"sift": 0.45, "orb": 0.6}
-# Same object: a homography with at least this many inliers. Unrelated pairs: at most 7
-# (SIFT and ORB); the weakest real second view measured 35.
-SAME_OBJECT_MIN_INLIERS = 15
-SAME_OBJECT_MIN_INLIER_RATIO = 0.2
-# The inliers' hull must cover at least this share of each image (a clump of points on a
-# logo or a few letters is not a picture).
-MIN_COVERAGE = 0.002
-# A map that shrinks or grows areas by more than this factor between the two working copies
-# (both at most features.WORK_SIDE pixels long) is a RANSAC artefact, not a view.
-MAX_AREA_CHANGE = 100.0
+Kind = Literal["near-duplicate", "same-object"]
 
 
 @dataclass(frozen=True)
@@ -149,13 +131,8 @@ def kind(v: Verification) -> Kind | None:
 
 
 def strength(v: Verification) -> float:
-    """0..1: more inliers (10 -> 0, 200 -> 1, logarithmic) and more of either image covered
-    (half of it -> 1) make stronger evidence."""
-    if v.inliers <= 0:
-        return 0.0
-    count = min(1.0, max(0.0, math.log(v.inliers / 10.0) / math.log(20.0)))
-    area = min(1.0, max(v.query_coverage, v.candidate_coverage) / 0.5)
-    return 0.5 * count + 0.5 * area
+    """0..1: how strong the evidence is (`scoring.keypoint_strength`)."""
+    return keypoint_strength(v.inliers, v.query_coverage, v.candidate_coverage)
 
 
 def _transform_words(v: Verification) -> str:

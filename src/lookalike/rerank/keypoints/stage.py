@@ -8,14 +8,20 @@ the first stage is sure), are decoded from their files and matched against the q
 with `geometry.verify` (SIFT, ratio test, mutual check, RANSAC homography). A verified
 candidate is re-scored and re-labelled:
 
-- near-duplicate (the same picture: a crop, a paste, a rescaled or turned copy):
-  score = max(score, 0.76 + 0.23 x strength)
-- same-object (another photograph of the same thing): score = 0.72 + 0.16 x strength (the
-  first-stage score is set aside: it cannot rank views of one object, see `verified_score`)
+- near-duplicate (the same picture: a crop, a paste, a rescaled or turned copy): the higher
+  of its score and a band just above the near-duplicate threshold;
+- same-object (another photograph of the same thing): a band just below that threshold
+  (the first-stage score is set aside: it cannot rank views of one object);
+- refuted (both images had keypoints enough, none agree on a geometry): its score drops
+  below the same-object band and its tier follows (a look-alike the first stage took for a
+  copy: the next frame of a video, another pose of a chessboard, the same clip art twice);
 
-where strength in [0, 1] grows with the inliers and the area they cover (`decision.strength`).
-An exact match keeps its tier and score; an unverified candidate keeps its first-stage
-score and tier. Every verified-or-not candidate gets the facts as evidence numbers
+placed within the band by the strength of the evidence (more inliers, more area covered).
+The bands, the boundaries and the strength are `lookalike.scoring`'s
+(`verified_score`, `refuted_score`, `keypoint_tier`), so the tiers the stage sets agree
+with the scores and follow a calibrated threshold. An exact match keeps its tier and
+score; a candidate the stage could not describe keeps its first-stage score and tier.
+Every verified-or-not candidate gets the facts as evidence numbers
 (`keypoint_inliers`, `keypoint_coverage` = share of the stored image covered,
 `keypoint_query_coverage`; verified ones also `keypoint_region_*`, the inliers' box in the
 stored image as fractions of its width and height);
@@ -25,8 +31,9 @@ stored image as fractions of its width and height);
 Time: the query is described only when there is something to verify (SIFT on it costs
 ~40-75 ms of CPU, more than the rest of a query); the candidates are loaded and verified on
 `WORKERS` threads (OpenCV releases the GIL). When the first stage's best match already
-scores `CONFIDENT` or more, only that match is verified (no windows of the query, no other
-candidates). It is verified even when the hashes call it the same picture: they say the
+scores `scoring.KEYPOINT_CONFIDENT` or more, only that match is verified (no windows of the
+query, no other candidates) unless the keypoints refute it: then the next `FALLBACK`
+candidates that are not exact are verified as well. It is verified even when the hashes call it the same picture: they say the
 same of the next frame of a video or the other photo of a stereo pair, which the keypoints
 tell from a copy (parallax: no single map fits), and a stage whose tiers changed with
 `--explain` would show one answer and give another.
@@ -47,14 +54,23 @@ import math
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any, Callable, Sequence, cast
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 from ...decode import decode_image, read_bytes
 from ...errors import DecodeError
 from ...query_parts import PART_EVIDENCE
 from .. import KEYPOINTS_STAGE, Reranker, register_reranker
 from .cache import FeatureCache, feature_cache
-from .decision import NEAR_DUPLICATE_MIN_INLIERS, Verification
+from ...scoring import (
+    KEYPOINT_CONFIDENT,
+    NEAR_DUPLICATE_MIN_INLIERS,
+    keypoint_tier,
+    refuted_score,
+    refutes,
+    verdict_of,
+    verified_score,
+)
+from .decision import Verification
 from .features import DECODE_MIN_SIDE, WORK_SIDE, LocalFeatures, default_method, extract_features, feature_key
 from .geometry import verify
 
@@ -73,11 +89,8 @@ MAX_VERIFIED = 20
 # Candidates verified besides those, best by a window of the query (`lookalike.query_parts`).
 PART_CANDIDATES = 4
 WORKERS = 2
-# A first-stage best match scoring at least this is a copy the hashes and the embedding agree
-# on: the stage then verifies only that match (for its explanation), not the other candidates.
-CONFIDENT = 0.9
-NEAR_DUPLICATE_SCORES = (0.76, 0.99)
-SAME_OBJECT_SCORES = (0.72, 0.88)
+# Candidates verified after a confident best match the keypoints refuted.
+FALLBACK = 4
 MIRRORED_ORIENTATIONS = frozenset({"mirrored", "flipped", "transposed", "transversed"})
 MAX_PAIRS_SHOWN = 50  # point pairs an explanation carries (lines on the web page)
 EVIDENCE_INLIERS = "keypoint_inliers"
@@ -101,11 +114,13 @@ class KeypointReranker(Reranker):
         method: str | None = None,
         cache: FeatureCache | None = None,
         workers: int = WORKERS,
-        confident: float | None = CONFIDENT,
+        confident: float | None = KEYPOINT_CONFIDENT,
+        fallback: int = FALLBACK,
         part_candidates: int = PART_CANDIDATES,
     ) -> None:
 
         self.confident = confident
+        self.fallback = fallback
         self.part_candidates = part_candidates
         self.top_n = top_n
         self.floor = floor
@@ -134,10 +149,12 @@ class KeypointReranker(Reranker):
         if self.cache is None:
             self.cache = feature_cache(store.runtime)
         usual = self._usual(matches)
+        rest: list[int] = []
         if self._sure(matches):
             # a copy, a crop or another view: the keypoints tell which (even the hashes cannot
             # tell a recompressed copy from the next frame of a video); nothing more to verify
-            usual, by_part = (usual[:1] if usual and usual[0] == 0 else []), []
+            # unless they refute it
+            usual, rest, by_part = (usual[:1] if usual and usual[0] == 0 else []), usual[1:], []
         else:
             by_part = self._by_part(matches, usual)
         chosen = usual + by_part
@@ -169,13 +186,20 @@ class KeypointReranker(Reranker):
                     evidence = other
             return evidence
 
-        results = self._run([(lambda index=i: check(index)) for i in chosen])
+        threshold = store.settings.min_near_duplicate_score
         rescored = list(matches)
-        for index, evidence in zip(chosen, results):
-            if evidence is None:
-                continue  # the stored image could not be described: first-stage result kept
-            self.verifications[matches[index].image.id] = evidence
-            rescored[index] = rescore(matches[index], evidence)
+
+        def verify_all(indexes: list[int]) -> None:
+            results = self._run([(lambda index=i: check(index)) for i in indexes])
+            for index, evidence in zip(indexes, results):
+                if evidence is None:
+                    continue  # the stored image could not be described: first-stage result kept
+                self.verifications[matches[index].image.id] = evidence
+                rescored[index] = rescore(matches[index], evidence, threshold)
+
+        verify_all(chosen)
+        if rest and chosen and rescored[chosen[0]].score < matches[chosen[0]].score and rescored[chosen[0]].tier == "similar":
+            verify_all(rest[:self.fallback])  # the confident best match was refuted: look further
         order = sorted(range(len(rescored)), key=lambda i: -rescored[i].score)  # stable: ties keep their order
         return [rescored[i] for i in order]
 
@@ -195,17 +219,17 @@ class KeypointReranker(Reranker):
                 settings: "Settings") -> "Comparison":
         """A verified copy (crop, paste, rescale) becomes "same" with its score raised into
         the near-duplicate band; another photograph of the same thing gets tier and verdict
-        "same-object"; `explanation["keypoints"]` says why. Exact pairs stay as they are."""
+        "same-object"; a refuted pair drops below both; `explanation["keypoints"]` says why.
+        Exact pairs stay as they are."""
         if result.tier == "exact":
             return result
-        found = verify_pair(first, second, result.orientation, settings.min_near_duplicate_score, result.score,
-                            method=self._method)
+        threshold = settings.min_near_duplicate_score
+        found = verify_pair(first, second, result.orientation, threshold, result.score, method=self._method)
         explanation = {"keypoints": found.to_dict(max_pairs=MAX_PAIRS_SHOWN)}
-        if found.kind is None:
-            return replace(result, explanation=explanation)
-        verdict = "same" if found.kind == "near-duplicate" else "same-object"
-        return replace(result, score=verified_score(result.score, found.kind, found.strength), verdict=verdict,
-                       tier=found.kind, explanation=explanation)
+        score = _judged_score(result.score, found, threshold)
+        tier = keypoint_tier(score, found.kind, False, threshold)
+        return replace(result, score=score, tier=tier, verdict=verdict_of(score, tier, settings.min_same_score),
+                       explanation=explanation)
 
     def _usual(self, matches: list["Match"]) -> list[int]:
         """The best `top_n` (and any further ones scoring `floor` or more, `max_verified` in all)."""
@@ -300,7 +324,7 @@ def _min_side(record: "ImageRecord", long_side: int) -> int:
     return max(1, math.ceil(long_side * min(width, height) / max(width, height)))
 
 
-def rescore(match: "Match", evidence: Verification) -> "Match":
+def rescore(match: "Match", evidence: Verification, min_near_duplicate: float) -> "Match":
     """The match with the verification's score, tier and evidence (see the module docstring)."""
     numbers = {
         **match.evidence,
@@ -315,23 +339,21 @@ def rescore(match: "Match", evidence: Verification) -> "Match":
         width, height = (max(side, 1) for side in evidence.candidate_size)
         for name, value in zip(EVIDENCE_REGION, (left / width, top / height, right / width, bottom / height)):
             numbers[name] = min(1.0, max(0.0, value))
-        if match.tier != "exact":
-            changes["score"] = verified_score(match.score, found, evidence.strength)
-            changes["tier"] = cast(Any, found)
+    if match.tier != "exact":
+        changes["score"] = _judged_score(match.score, evidence, min_near_duplicate)
+        changes["tier"] = keypoint_tier(changes["score"], found, False, min_near_duplicate)
     changes["explanation"] = {**(match.explanation or {}), "keypoints": evidence.to_dict(max_pairs=MAX_PAIRS_SHOWN)}
     return replace(match, evidence=numbers, **changes)
 
 
-def verified_score(score: float, found: str, strength: float) -> float:
-    """The score of a verified pair (see the module docstring): a copy keeps the higher of its
-    first-stage score and its band; another view takes its band alone, ranked by the
-    keypoint evidence (the first stage scores look-alike views of one object, such as the
-    poses of a chessboard, nearly alike and above the band)."""
-    if found == "near-duplicate":
-        low, high = NEAR_DUPLICATE_SCORES
-        return max(score, low + (high - low) * strength)
-    low, high = SAME_OBJECT_SCORES
-    return low + (high - low) * strength
+def _judged_score(score: float, evidence: Verification, min_near_duplicate: float) -> float:
+    """The first-stage score after verification: into a verified kind's band, below both
+    when the keypoints refute a copy, else unchanged."""
+    if evidence.kind is not None:
+        return verified_score(score, evidence.kind, evidence.strength, min_near_duplicate)
+    if refutes(evidence.query_keypoints, evidence.candidate_keypoints, evidence.kind):
+        return refuted_score(score, min_near_duplicate)
+    return score
 
 
 def explain(match: "Match") -> str | None:
