@@ -43,7 +43,7 @@ browser:
 # Real images from Debian packages: opencv-doc's same-object pairs for the keypoint tests,
 # wallpapers, clip art and Fashion-MNIST for the benchmark code's own tests. Installed here
 # when we are root; otherwise those tests are skipped with the apt-get line to run.
-TEST_PACKAGES := opencv-doc mate-backgrounds plasma-workspace-wallpapers openclipart-png tuxpaint-stamps-default dataset-fashion-mnist
+TEST_PACKAGES := opencv-doc mate-backgrounds plasma-workspace-wallpapers openclipart-png tuxpaint-stamps-default dataset-fashion-mnist lomiri-wallpapers ukui-wallpapers
 test-data:
 	@missing=$$(for p in $(TEST_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
 	if [ -n "$$missing" ]; then \

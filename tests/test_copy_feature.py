@@ -4,6 +4,8 @@ the weights file is the size, precision and calibration it claims."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -66,3 +68,57 @@ def test_window_descriptors_come_with_the_global_one(runtime, photos):
     corner = extractor.extract_batch([crop(0.5, (0.0, 0.0))(photo) for photo in photos[:3]])
     top_left = list(WINDOWS).index("tl")
     assert ((corner * windows[:, top_left]).sum(axis=1) > (corner * whole).sum(axis=1)).all()
+
+
+def test_default_features_hold_the_copy_descriptor_and_its_windows():
+    from lookalike.features.copy import COPY_FEATURES
+    from lookalike.settings import DEFAULT_FEATURES
+
+    assert set(COPY_FEATURES) <= set(DEFAULT_FEATURES)
+
+
+def test_beside_the_copy_descriptor_the_embedding_orders_but_never_calls_a_copy():
+    from lookalike import scoring
+    from lookalike.features.registry import get_spec
+
+    specs = [get_spec(name) for name in Settings().features]
+    raw = {spec.name: np.asarray([0.5 if spec.kind == "binary" else spec.far]) for spec in specs}
+    looks_alike = {**raw, "effnet_lite0": np.asarray([0.97])}  # two shoes on white, say
+    scored = float(scoring.fuse(specs, looks_alike)[0])
+    assert float(scoring.fuse(specs, raw)[0]) < scored < Settings().min_near_duplicate_score
+    window = {**raw, "copy_lite0_region_br": np.asarray([0.95])}  # a crop of one corner
+    assert float(scoring.fuse(specs, window)[0]) >= Settings().min_near_duplicate_score
+
+
+CLIPART = Path("/usr/share/openclipart/png/animals")
+
+
+@pytest.fixture(scope="module")
+def animals(tmp_path_factory):
+    """48 openclipart animals (drawings on white: every one alike to every other), one file
+    per name, and half-area corner crops of the first 6 saved as JPEG."""
+    if not CLIPART.is_dir():
+        pytest.skip("openclipart-png is not installed (apt install openclipart-png)")
+    from lookalike.decode import load_image
+
+    files = sorted({path.name: path for path in sorted(CLIPART.rglob("*.png"))}.values())[:48]
+    gallery, queries = tmp_path_factory.mktemp("animals"), tmp_path_factory.mktemp("crops")
+    for number, path in enumerate(files):
+        image = load_image(path).image
+        image.save(gallery / f"{number:02d}.png")
+        if number < 6:
+            corner = ((0.0, 0.0), (1.0, 0.0), (0.0, 1.0), (1.0, 1.0))[number % 4]
+            crop(0.71, corner)(image).save(queries / f"{number:02d}.jpg", quality=90)
+    return gallery, sorted(queries.iterdir())
+
+
+def test_half_area_crops_among_look_alikes_are_found_first_with_default_settings(animals, tmp_path):
+    from lookalike import Collection
+
+    gallery, queries = animals
+    with Collection(settings=Settings(db=tmp_path / "animals.db")) as collection:
+        collection.index([gallery])
+        for query in queries:
+            best = collection.search(query, k=3)[0]
+            assert Path(best.image.path).stem == query.stem, (query.name, Path(best.image.path).name)
+            assert best.tier == "near-duplicate", (query.name, best.score)

@@ -174,15 +174,25 @@ def test_a_recompressed_smooth_wallpaper_is_still_a_near_duplicate(tmp_path: Pat
 
 
 def test_hash_evidence_counts_in_proportion_to_its_weight() -> None:
-    """Real similarities (the smooth pair): weight 1 lets the hashes vouch, weight 0 leaves
+    """Real similarities (the smooth pair), in a store without the copy descriptor (hashes
+    and the ImageNet embedding call copies): weight 1 lets the hashes vouch, weight 0 leaves
     the embedding alone, and no weight makes a score higher than full weight does."""
     specs, raw = upright_similarities(*(wallpaper(name) for name in SMOOTH_PAIR))
+    specs = [spec for spec in specs if spec.family not in ("copy", "region")]
     weights = np.asarray([0.0, 0.5, 1.0])
     scores = [float(scoring.fuse(specs, raw, weight)[0]) for weight in weights]
     assert scores[0] < scores[1] < scores[2]
     assert scores[2] >= Settings().min_same_score > scores[0]
     embedding_only = [spec for spec in specs if spec.family != "hash"]
     assert scores[0] == pytest.approx(float(scoring.fuse(embedding_only, raw)[0]))
+
+
+def test_beside_the_copy_descriptor_agreeing_hashes_make_no_copy() -> None:
+    """The smooth pair with every default feature: even at full weight the hashes lift the
+    copy descriptor's level by at most HASH_CAP_ABOVE_COPY, so they are "different"."""
+    specs, raw = upright_similarities(*(wallpaper(name) for name in SMOOTH_PAIR))
+    assert any(spec.family == "copy" for spec in specs)
+    assert float(scoring.fuse(specs, raw, 1.0)[0]) < Settings().min_same_score
 
 
 # --- (3) scores judged against the collection's background -----------------------------------

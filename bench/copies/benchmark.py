@@ -19,6 +19,7 @@ from typing import Sequence
 from ..arguments import benchmark_parser
 from ..results import write_json
 from .galleries import GALLERY_NAMES
+from .card import AFTER, BEFORE, card
 from .measure import measure
 from .report import page, section
 from .systems import Descriptor, default_systems
@@ -38,6 +39,8 @@ def run(data_dir: Path, docs_dir: Path, quick: bool = False, descriptors: Sequen
     write_json(results, Path(data_dir) / "results" / "copies.json")
     Path(docs_dir).mkdir(parents=True, exist_ok=True)
     (Path(docs_dir) / "copies.md").write_text(page(results))
+    if {BEFORE, AFTER} <= set(results["results"]) and not quick:
+        (Path(docs_dir) / "copy-descriptor.md").write_text(card(results))
     return section(results)
 
 

@@ -125,15 +125,21 @@ class DescriptorSystem(System):
             close()
 
 
+# lookalike's default features before its copy descriptor: the "before" of docs/copy-descriptor.md.
+FEATURES_WITHOUT_COPY_DESCRIPTOR = ("ahash", "dhash", "phash", "whash", "color", "lbp", "effnet_lite0")
+
+
 class LookalikeSystem(System):
-    name = "lookalike"
     threshold = None
 
-    def __init__(self) -> None:
+    def __init__(self, features: tuple[str, ...] | None = None, name: str = "lookalike") -> None:
         from lookalike.settings import Settings
 
         settings = Settings()
-        self.description = f"default Settings through the public `Collection` API, k={DEPTH}, fused score"
+        self.name = name
+        self.features = features or settings.features
+        what = "default Settings" if features is None else f"default Settings but features {', '.join(features)}"
+        self.description = f"{what} through the public `Collection` API, k={DEPTH}, fused score"
         self.shipped_score = settings.min_near_duplicate_score
 
     def answer(self, gallery: Gallery) -> list[Answer]:
@@ -145,7 +151,7 @@ class LookalikeSystem(System):
             folder.mkdir()
             for item in gallery.items:
                 item.image.save(folder / f"{item.name}.png")
-            with Collection(settings=Settings(db=Path(scratch) / "copies.db")) as collection:
+            with Collection(settings=Settings(db=Path(scratch) / "copies.db", features=self.features)) as collection:
                 collection.index([folder])
                 answers = []
                 for query in gallery.queries:
@@ -168,7 +174,9 @@ class LookalikeSystem(System):
 
 
 def default_systems(extra: Sequence[Descriptor] = ()) -> list[System]:
-    """lookalike as shipped, the raw EfficientNet-Lite0 cosine, the raw cosine of
-    lookalike's copy descriptor, and any further descriptors."""
-    return [LookalikeSystem(), DescriptorSystem(EmbeddingDescriptor("effnet_lite0")),
+    """lookalike as shipped and with its features before the copy descriptor, the raw
+    EfficientNet-Lite0 cosine, the raw cosine of lookalike's copy descriptor, and any
+    further descriptors."""
+    return [LookalikeSystem(), LookalikeSystem(FEATURES_WITHOUT_COPY_DESCRIPTOR, "lookalike without copy descriptor"),
+            DescriptorSystem(EmbeddingDescriptor("effnet_lite0")),
             DescriptorSystem(EmbeddingDescriptor("copy_lite0")), *[DescriptorSystem(d) for d in extra]]

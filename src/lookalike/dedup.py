@@ -64,13 +64,19 @@ def find_duplicates(
     return result
 
 
+def pair_specs(store: Store) -> list[FeatureSpec]:
+    """The features two stored images are compared on: all but the regional ones, which are
+    searched with a query's whole-picture vector (a stored image compares whole to whole)."""
+    return [spec for spec in store.specs if spec.family != "region"]
+
+
 def reach_level(store: Store, threshold: float) -> float:
     """The calibrated level some copy detector must reach for a pair's fused score to
     reach `threshold`. Fused = COPY_WEIGHT x copy + the rest x looks, with copy at most the
     best hash or embedding level and looks at most 1; without a looks (or copy) family the
     score is the other family's, at most its best feature. So the bound loses no pair."""
     families = {spec.family for spec in store.specs}
-    has_copy = bool(families & {"hash", "embedding"})
+    has_copy = bool(families & {"hash", "embedding", "copy"})
     has_looks = bool(families & {"colour", "texture"})
     if has_copy and has_looks:
         return (threshold - (1.0 - COPY_WEIGHT)) / COPY_WEIGHT
@@ -89,7 +95,7 @@ def score_pairs(
 def _score_chunk(store: Store, pairs: np.ndarray, held: "HeldVectors | None") -> np.ndarray:
     ids = np.unique(pairs)
     raw = {}
-    for spec in store.specs:
+    for spec in pair_specs(store):
         if held is not None and spec.name in held.vectors:
             raw[spec.name] = held.similarity(spec, pairs)
             continue
@@ -97,7 +103,7 @@ def _score_chunk(store: Store, pairs: np.ndarray, held: "HeldVectors | None") ->
         left = vectors[np.searchsorted(ids, pairs[:, 0])]
         right = vectors[np.searchsorted(ids, pairs[:, 1])]
         raw[spec.name] = _similarity(spec, left, right)
-    return fuse(store.specs, raw, _pair_hash_weights(store, ids, pairs))
+    return fuse(pair_specs(store), raw, _pair_hash_weights(store, ids, pairs))
 
 
 def _pair_hash_weights(store: Store, ids: np.ndarray, pairs: np.ndarray) -> np.ndarray:
@@ -246,7 +252,7 @@ class HeldVectors:
         did not propose the pair, at its reach (a pair within it is proposed by it, and
         judged on what it reports there)."""
         raw, candidates = {}, set(store.candidate_features())
-        for spec in store.specs:
+        for spec in pair_specs(store):
             if spec.name in self.vectors:
                 raw[spec.name] = self.similarity(spec, pairs)
                 continue
@@ -257,7 +263,7 @@ class HeldVectors:
                 raw[spec.name] = np.full(len(pairs), raw_for_calibrated(spec, level))
             else:  # no index vouches for it: no bound
                 raw[spec.name] = np.ones(len(pairs))
-        return fuse(store.specs, raw)
+        return fuse(pair_specs(store), raw)
 
 
 def _all_vectors(store: Store, spec: FeatureSpec) -> np.ndarray:

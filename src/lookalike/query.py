@@ -130,7 +130,7 @@ def query_features(
 
 
 # Features a query computes in its turned orientations only when needed: CNN passes.
-COSTLY_FAMILIES = ("embedding",)
+COSTLY_FAMILIES = ("embedding", "copy")
 
 
 def complete_features(query: QueryImage, features: QueryFeatures, specs: Sequence[FeatureSpec],

@@ -7,11 +7,17 @@ Each feature's raw similarity is first mapped onto a common scale with two ancho
 its FeatureSpec: `far` (typical of unrelated images) -> 0.3 and `near` (typical of
 copies) -> 0.8, linear in between and beyond. Then:
 
-- copy evidence = the highest level among the copy families (COPY_FAMILIES: the embedding
-  and the hashes): hashes survive recompression, rescaling and grey conversion, the
-  embedding survives rotation, mirroring and crops, so either one vouching for a copy is
-  enough. Hash evidence is the mean over the hashes and is capped at the other families'
-  evidence + 0.4.
+- copy evidence, with lookalike's copy descriptor in the store (family "copy", trained to
+  tell an edited copy from a look-alike: `features.copy`): its level, the best of the whole
+  picture's and its windows' (a crop of part of a picture meets that part's window). The
+  hashes may lift it by at most HASH_CAP_ABOVE_COPY (neighbouring video frames agree on
+  nearly every bit); the ImageNet embedding orders look-alikes up to EMBEDDING_CEILING_BESIDE_COPY,
+  below any copy (on star fields or shoes on white it calls any two pictures alike).
+- copy evidence without it = the highest level among the other copy families (the
+  embedding and the hashes): hashes survive recompression, rescaling and grey conversion,
+  the embedding survives rotation, mirroring and crops, so either one vouching for a copy
+  is enough. Hash evidence is the mean over the hashes and is capped at the other
+  families' evidence + 0.4.
 - the hashes count only as far as they carry information on both images (`hash_weight`,
   from `features.hashes.hash_detail`): a flat or smooth picture's bits are constant or
   noise, so two different gradient wallpapers agree on every whash bit. Their evidence is
@@ -41,10 +47,15 @@ FAR_LEVEL = 0.3
 NEAR_LEVEL = 0.8
 HASH_CAP_ABOVE_EMBEDDING = 0.4
 COPY_WEIGHT = 0.9
-# Families whose evidence alone may call a pair a copy (a learned copy descriptor would be
-# one more), and those that only order look-alikes.
-COPY_FAMILIES = ("embedding", "hash")
+# Families whose evidence alone may call a pair a copy, and those that only order look-alikes.
+COPY_FAMILIES = ("copy", "embedding", "hash")
 LOOK_FAMILIES = ("colour", "texture")
+# Beside the copy descriptor: how far the hashes may lift its level (they see recompression
+# and grey conversion, which it was trained on too, and call neighbouring video frames the
+# same picture), and the highest level the ImageNet embedding gives (a fused score of at
+# most COPY_WEIGHT x 0.65 + 0.1 = 0.685, below the near-duplicate threshold).
+HASH_CAP_ABOVE_COPY = 0.1
+EMBEDDING_CEILING_BESIDE_COPY = 0.65
 
 # --- how informative an image's hashes are (`features.hashes.hash_detail`) -------------------
 # Below UNINFORMATIVE the hashes get no weight, from INFORMATIVE on all of it, linear between.
@@ -84,15 +95,28 @@ def pair_hash_weight(query_detail: float | None, details: Sequence[float | None]
 
 
 def family_levels(specs: Sequence[FeatureSpec], raw: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """Each family's calibrated level: the mean over its features."""
+    """Each family's calibrated level: the mean over its features; the copy descriptor's
+    windows (region features searched with a "copy" feature's query vector) raise the
+    "copy" level to their best."""
     levels: dict[str, list[np.ndarray]] = {}
+    windows: list[np.ndarray] = []
+    families = {spec.name: spec.family for spec in specs}
     for spec in specs:
-        levels.setdefault(spec.family, []).append(calibrate(spec, raw[spec.name]))
-    return {name: np.mean(values, axis=0) for name, values in levels.items()}
+        level = calibrate(spec, raw[spec.name])
+        if spec.family == "region" and families.get(str(spec.query_with)) == "copy":
+            windows.append(level)
+        else:
+            levels.setdefault(spec.family, []).append(level)
+    family = {name: np.mean(values, axis=0) for name, values in levels.items()}
+    if windows and "copy" in family:
+        family["copy"] = np.maximum(family["copy"], np.max(windows, axis=0))
+    return family
 
 
 def copy_evidence(family: Mapping[str, np.ndarray], hash_weight: float | np.ndarray = 1.0) -> np.ndarray | None:
     """The copy evidence of the module docstring, None without any copy family."""
+    if "copy" in family:
+        return _copy_descriptor_evidence(family, hash_weight)
     others = [family[name] for name in COPY_FAMILIES if name != "hash" and name in family]
     sure = np.max(others, axis=0) if others else None
     hashes = family.get("hash")
@@ -102,6 +126,17 @@ def copy_evidence(family: Mapping[str, np.ndarray], hash_weight: float | np.ndar
         return hash_weight * hashes + (1.0 - hash_weight) * FAR_LEVEL
     hashes = np.minimum(hashes, sure + HASH_CAP_ABOVE_EMBEDDING)
     return np.maximum(hash_weight * hashes + (1.0 - hash_weight) * sure, sure)
+
+
+def _copy_descriptor_evidence(family: Mapping[str, np.ndarray], hash_weight: float | np.ndarray) -> np.ndarray:
+    copy = family["copy"]
+    evidence = copy
+    if "hash" in family:
+        hashes = np.minimum(family["hash"], copy + HASH_CAP_ABOVE_COPY)
+        evidence = np.maximum(hash_weight * hashes + (1.0 - hash_weight) * copy, copy)
+    if "embedding" in family:
+        evidence = np.maximum(evidence, np.minimum(family["embedding"], EMBEDDING_CEILING_BESIDE_COPY))
+    return evidence
 
 
 def fuse(specs: Sequence[FeatureSpec], raw: Mapping[str, np.ndarray],
@@ -161,6 +196,16 @@ BACKGROUND_MIN_IMAGES = 8
 BACKGROUND_REFERENCE = 0.35
 BACKGROUND_BETA = 1.0
 BACKGROUND_MAX = 0.95  # keeps the stretch finite when everything looks alike
+
+
+def background_specs(specs: Sequence[FeatureSpec]) -> list[FeatureSpec]:
+    """The features the background is scored on: all of them, but beside the copy
+    descriptor not the ImageNet embedding, which there only orders look-alikes (up to
+    EMBEDDING_CEILING_BESIDE_COPY) and would make every collection of look-alikes look like
+    one whose copies must be doubted."""
+    if any(spec.family == "copy" for spec in specs):
+        return [spec for spec in specs if spec.family != "embedding"]
+    return list(specs)
 
 
 def background_level(scores: Sequence[float] | np.ndarray) -> float | None:

@@ -34,7 +34,8 @@ from .records import Comparison, ImageRecord, Match
 from .runtime import Runtime
 from .rerank import KEYPOINTS_STAGE, get_rerankers
 from .scoring import (
-    BACKGROUND_RANKS, background_level, fuse, hash_evidence, normalised, pair_hash_weight, tier_of, verdict_of,
+    BACKGROUND_RANKS, background_level, background_specs, fuse, hash_evidence, normalised, pair_hash_weight, tier_of,
+    verdict_of,
 )
 from .settings import Settings
 from .stats import SearchStats, timed
@@ -171,12 +172,12 @@ def _similarities(store: Store, features: QueryFeatures, ids: list[int]) -> dict
 
 
 def _fused(store: Store, judged: Judged, ids: list[int], raw: dict[str, np.ndarray],
-           records: dict[int, ImageRecord] | None = None) -> np.ndarray:
+           records: dict[int, ImageRecord] | None = None, specs: Sequence[FeatureSpec] | None = None) -> np.ndarray:
     """Fused scores (orientations, candidates), the hashes weighted by how informative they
-    are on the query and on each candidate."""
+    are on the query and on each candidate; over `specs` (default: the store's)."""
     records = store.images(ids) if records is None else records
     weights = pair_hash_weight(judged.hash_detail, [records[i].hash_detail for i in ids])
-    return fuse(store.specs, raw, weights)
+    return fuse(store.specs if specs is None else specs, raw, weights)
 
 
 def _scored(store: Store, judged: Judged, features: QueryFeatures, ids: list[int],
@@ -281,7 +282,7 @@ def _background_in(store: Store, judged: Judged, features: QueryFeatures) -> flo
         return None
     raw = {spec.name: similarity_matrix(spec, features.vectors[spec.name][:1], store.vectors(spec.name, ids))
            for spec in store.specs}
-    return background_level(_fused(store, judged, ids, raw)[0])
+    return background_level(_fused(store, judged, ids, raw, specs=background_specs(store.specs))[0])
 
 
 def _probability(specs: Sequence[FeatureSpec], evidence: dict[str, float], runtime: Runtime) -> float | None:
@@ -310,7 +311,7 @@ def _candidates(store: Store, features: QueryFeatures, k: int, searched: QueryFe
     names = store.candidate_features()
     names += [spec.name for spec in store.specs if spec.family == "region" and spec.name not in names]
     specs = {spec.name: spec for spec in store.specs}
-    with_embedding = any(specs[name].family == "embedding" for name in names)
+    with_embedding = any(specs[name].family in ("embedding", "copy") for name in names)
     for name in names:
         rows = features.computed_rows(name)
         if searched is not None:

@@ -11,7 +11,13 @@ from .decode import DEFAULT_MAX_BYTES, DEFAULT_MAX_PIXELS
 
 CACHE_DIR_ENV = "LOOKALIKE_CACHE_DIR"
 DEFAULT_DB = "lookalike.db"
-DEFAULT_FEATURES = ("ahash", "dhash", "phash", "whash", "color", "lbp", "effnet_lite0")
+# The copy descriptor and its five windows (one CNN pass) call copies; the ImageNet
+# embedding, colour and texture order look-alikes; the hashes confirm copies cheaply.
+# (The copy features are `features.copy.COPY_FEATURES`, named here so that reading the
+# settings loads no extractor code.)
+DEFAULT_FEATURES = ("ahash", "dhash", "phash", "whash", "color", "lbp", "effnet_lite0", "copy_lite0",
+                    "copy_lite0_region_tl", "copy_lite0_region_tr", "copy_lite0_region_bl", "copy_lite0_region_br",
+                    "copy_lite0_region_c")
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,7 @@ from ..records import ImageRecord
 from ..runtime import Runtime
 from ..settings import Settings
 
-CANDIDATE_FAMILIES = ("hash", "embedding")
+CANDIDATE_FAMILIES = ("hash", "embedding", "copy")
 CALIBRATED_SETTINGS = ("min_near_duplicate_score", "min_same_score")
 
 
