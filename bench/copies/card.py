@@ -102,8 +102,8 @@ def card(results: dict[str, Any]) -> str:
         f"Held out (one strongly edited copy of each held-out picture among all of them): recall@1 "
         f"{held['recall_at_1']}; the copies' similarity p5 {held['copy_similarity']['p5']}, median "
         f"{held['copy_similarity']['p50']}; the best non-copy's median {held['best_non_copy_similarity']['p50']}, "
-        f"p99 {held['best_non_copy_similarity']['p99']}. The feature's `near` and `far` anchors are the first and "
-        "the third of these.",
+        f"p99 {held['best_non_copy_similarity']['p99']}. The feature's `near` and `far` anchors are the two "
+        "medians. (Openclipart holds some pictures twice, so a few held-out \"non-copies\" are copies: the p99.)",
         "",
         "## The copy benchmark, before and after",
         "",

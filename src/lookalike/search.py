@@ -34,7 +34,7 @@ from .records import Comparison, ImageRecord, Match
 from .runtime import Runtime
 from .rerank import KEYPOINTS_STAGE, get_rerankers
 from .scoring import (
-    BACKGROUND_RANKS, background_level, background_specs, fuse, hash_evidence, normalised, pair_hash_weight, tier_of,
+    BACKGROUND_RANKS, background_level, fuse, hash_evidence, normalised, pair_hash_weight, tier_of,
     verdict_of,
 )
 from .settings import Settings
@@ -172,12 +172,12 @@ def _similarities(store: Store, features: QueryFeatures, ids: list[int]) -> dict
 
 
 def _fused(store: Store, judged: Judged, ids: list[int], raw: dict[str, np.ndarray],
-           records: dict[int, ImageRecord] | None = None, specs: Sequence[FeatureSpec] | None = None) -> np.ndarray:
+           records: dict[int, ImageRecord] | None = None) -> np.ndarray:
     """Fused scores (orientations, candidates), the hashes weighted by how informative they
-    are on the query and on each candidate; over `specs` (default: the store's)."""
+    are on the query and on each candidate."""
     records = store.images(ids) if records is None else records
     weights = pair_hash_weight(judged.hash_detail, [records[i].hash_detail for i in ids])
-    return fuse(store.specs if specs is None else specs, raw, weights)
+    return fuse(store.specs, raw, weights)
 
 
 def _scored(store: Store, judged: Judged, features: QueryFeatures, ids: list[int],
@@ -282,7 +282,7 @@ def _background_in(store: Store, judged: Judged, features: QueryFeatures) -> flo
         return None
     raw = {spec.name: similarity_matrix(spec, features.vectors[spec.name][:1], store.vectors(spec.name, ids))
            for spec in store.specs}
-    return background_level(_fused(store, judged, ids, raw, specs=background_specs(store.specs))[0])
+    return background_level(_fused(store, judged, ids, raw)[0])
 
 
 def _probability(specs: Sequence[FeatureSpec], evidence: dict[str, float], runtime: Runtime) -> float | None:
