@@ -75,7 +75,7 @@ def test_bad_input_gives_clear_errors_and_exit_codes(run, gallery: Path, tmp_pat
 
 def test_features_lists_every_kind(run) -> None:
     listed = json.loads(run("features", "--json"))
-    assert {f["family"] for f in listed} == {"hash", "colour", "texture", "embedding", "region"}
+    assert {f["family"] for f in listed} == {"hash", "colour", "texture", "embedding", "copy", "region"}
 
 
 def test_evaluate_writes_report_and_pictures(run, gallery: Path, tmp_path: Path) -> None:

@@ -197,11 +197,25 @@ def camera_pasted_on_clock(folder: Path, width_share: float) -> Path:
     return path
 
 
+@pytest.fixture(scope="module")
+def collection_without_copy_descriptor(tmp_path_factory: pytest.TempPathFactory, gallery: Path) -> Collection:
+    """The gallery with the default features before the copy descriptor, whose windows find
+    a paste in the first stage already (which leaves the query's windows nothing to show)."""
+    from lookalike import Settings
+
+    features = tuple(name for name in Settings().features if not name.startswith("copy_lite0"))
+    collection = Collection(settings=Settings(db=tmp_path_factory.mktemp("no-copy") / "gallery.db", features=features))
+    collection.index([gallery], label_from="prefix")
+    yield collection
+    collection.close()
+
+
 def test_windows_of_the_query_bring_a_pasted_picture_to_verification(
-    full_collection: Collection, tmp_path: Path
+    collection_without_copy_descriptor: Collection, tmp_path: Path
 ) -> None:
     """A small paste ranks low on the whole query's features; a window of the query finds it
     and the keypoint stage verifies it although only the first-stage best is in its top."""
+    full_collection = collection_without_copy_descriptor
     query = camera_pasted_on_clock(tmp_path, 0.3)
     store = full_collection.store
     loaded = load_query(query, store.settings, K.KeypointReranker.query_min_side)

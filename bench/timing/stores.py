@@ -14,7 +14,7 @@ import numpy as np
 from ..child_process import run_child
 from .layout import remove_store
 from .plan import EMBEDDING
-from .synthetic import RealVectors, SyntheticVectors
+from .synthetic import SYNTHETIC_FEATURES, RealVectors, SyntheticVectors
 
 SYNTHETIC_VERSION = "3"
 CHUNK = 20_000
@@ -30,7 +30,7 @@ def task_build_store(db: str, size: int, real_dbs: list[str], planted_db: str, c
     generator = SyntheticVectors(RealVectors.join([RealVectors.load(Path(p)) for p in real_dbs]), centres)
     started = time.perf_counter()
     copies = 0
-    with Collection(settings=Settings(db=Path(db))) as collection:
+    with Collection(settings=Settings(db=Path(db), features=SYNTHETIC_FEATURES)) as collection:
         store = collection.store
         with store.writing():
             _insert_images(store, planted.vectors, planted.paths, planted.sha256)

@@ -16,6 +16,9 @@ from .images import photo_sources
 from .plan import EMBEDDING, HASH_FEATURES
 
 COPY_FRACTION = 0.05  # share of synthetic items that are edited copies of another item
+# The features synthetic items are made with: lookalike's defaults before its copy
+# descriptor (no synthetic copy descriptor vectors yet), so the synthetic stores use these.
+SYNTHETIC_FEATURES = ("ahash", "dhash", "phash", "whash", "color", "lbp", "effnet_lite0")
 
 
 @dataclass

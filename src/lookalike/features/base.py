@@ -2,7 +2,8 @@
 
 Two vector kinds cover every feature:
 - "binary": packed bits (uint8, dim/8 bytes), compared by Hamming distance;
-- "float": non-negative, L2-normalised float32, compared by inner product (cosine).
+- "float": L2-normalised float32, compared by inner product (cosine) clipped to [0, 1]: a
+  negative cosine counts as unrelated (the copy descriptor's vectors are signed).
 Either way `similarity()` is in [0, 1], 1 meaning identical, so the index, search,
 dedup and scoring code never branches on which feature it handles.
 """

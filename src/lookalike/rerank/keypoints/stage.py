@@ -174,10 +174,12 @@ class KeypointReranker(Reranker):
             candidate = self._candidate_features(match.image, store.settings)
             if candidate is None:
                 return None
-            # A paste's orientation is the host's, not the picture's: start unmirrored.
-            flip = index not in by_part and match.orientation in MIRRORED_ORIENTATIONS
+            # A paste's orientation is the host's, not the picture's, and a match the first
+            # stage is unsure of may have won in any orientation: start unmirrored.
+            trusted = index not in by_part and match.tier == "near-duplicate"
+            flip = trusted and match.orientation in MIRRORED_ORIENTATIONS
             evidence = verify(query_side(flip), candidate)
-            if index in by_part and evidence.kind is None or _worth_the_other_mirror(
+            if not trusted and evidence.kind is None or _worth_the_other_mirror(
                     match, flip, evidence, store.settings.min_near_duplicate_score):
                 # The global features cannot tell a picture from its mirror image when it is
                 # (nearly) symmetric or heavily cropped; keypoints can: try the other one.

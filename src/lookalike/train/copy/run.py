@@ -197,6 +197,11 @@ def describe(head: CopyHead, trunk: FrozenTrunk, images: Sequence[Image.Image], 
     return np.concatenate(parts)
 
 
+def _from(source: Source, path: Path) -> bool:
+    """Whether `source` was read from `path` (a folder, a file, or an idx file's images)."""
+    return source.name == str(path) or source.name.startswith(f"{path}/") or source.name.startswith(f"{path.name}#")
+
+
 def run_training(folders: Sequence[Path], idx_files: Sequence[Path], out: Path, config: RunConfig,
                  checkpoint: Path, log: Log) -> dict[str, Any]:
     """Load the sources, hold a tenth out, train (resuming the checkpoint), measure the
@@ -217,7 +222,7 @@ def run_training(folders: Sequence[Path], idx_files: Sequence[Path], out: Path, 
         "config": asdict(config), "steps": progress.step, "train_seconds": round(progress.seconds),
         "loss_first_100": round(float(np.mean(progress.losses[:100])), 4) if progress.losses else None,
         "loss_last_100": round(float(np.mean(progress.losses[-100:])), 4) if progress.losses else None,
-        "sources": {str(path): sum(1 for s in sources if s.name.startswith(str(path))) for path in [*folders, *idx_files]},
+        "sources": {str(path): sum(1 for s in sources if _from(s, Path(path))) for path in [*folders, *idx_files]},
         "train_pictures": len(training), "heldout_pictures": len(held), "heldout": final,
         "base_model": BASE_MODEL, "torch": torch.__version__,
     }
