@@ -12,6 +12,7 @@ the section `python -m bench.run` puts in docs/benchmarks.md.
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 from typing import Sequence
@@ -37,9 +38,15 @@ def run(data_dir: Path, docs_dir: Path, quick: bool = False, descriptors: Sequen
             system.close()
     results["seconds"] = round(time.perf_counter() - started)
     write_json(results, Path(data_dir) / "results" / "copies.json")
+    return render(results, docs_dir)
+
+
+def render(results: dict, docs_dir: Path) -> str:
+    """docs/copies.md and (after a full run with both lookalike systems) the model card
+    docs/copy-descriptor.md; returns the section for docs/benchmarks.md."""
     Path(docs_dir).mkdir(parents=True, exist_ok=True)
     (Path(docs_dir) / "copies.md").write_text(page(results))
-    if {BEFORE, AFTER} <= set(results["results"]) and not quick:
+    if {BEFORE, AFTER} <= set(results["results"]) and not results["quick"]:
         (Path(docs_dir) / "copy-descriptor.md").write_text(card(results))
     return section(results)
 
@@ -48,7 +55,12 @@ def main(argv: list[str] | None = None) -> None:
     parser = benchmark_parser("python -m bench.copies", __doc__.split("\n\n")[0])
     parser.add_argument("--gallery", action="append", choices=list(GALLERY_NAMES),
                         help="measure only this gallery (repeatable)")
+    parser.add_argument("--render", action="store_true",
+                        help="write the pages again from the last run's DATA/results/copies.json, measuring nothing")
     args = parser.parse_args(argv)
-    text = run(args.data, args.docs, quick=args.quick, names=tuple(args.gallery or GALLERY_NAMES))
+    if args.render:
+        text = render(json.loads((args.data / "results" / "copies.json").read_text()), args.docs)
+    else:
+        text = run(args.data, args.docs, quick=args.quick, names=tuple(args.gallery or GALLERY_NAMES))
     (args.data / "results" / "copies.md").write_text(text)  # the section `python -m bench.run` keeps
     print(text)
