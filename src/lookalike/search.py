@@ -158,8 +158,10 @@ def _settled(store: Store, features: QueryFeatures, raw: dict[str, np.ndarray], 
         return True
     if not ids or fuse(store.specs, raw).max() < store.settings.min_near_duplicate_score + SURE_MARGIN:
         return False
-    unseen = np.setdiff1d(np.arange(len(features.orientations)),
-                          np.concatenate([np.asarray(rows) for rows in features.upright_rows.values()]))
+    # an orientation some CNN feature has not seen (the copy descriptor sees no mirror image
+    # upright, where the mirror-invariant embedding does)
+    seen = set.intersection(*(set(rows) for rows in features.upright_rows.values()))
+    unseen = np.setdiff1d(np.arange(len(features.orientations)), np.asarray(sorted(seen), dtype=np.int64))
     evidence = hash_evidence(store.specs, {name: values[unseen] for name, values in raw.items()})
     return evidence is None or not unseen.size or not (evidence >= TURNED_COPY_HASH_EVIDENCE).any()
 
