@@ -128,3 +128,16 @@ def test_half_area_crops_among_look_alikes_are_found_first_with_default_settings
             tiers.append(best.tier)
     # measured: 5 of 6 near-duplicate, one just below the threshold (0.698)
     assert tiers.count("near-duplicate") >= 4, tiers
+
+
+def test_compare_reads_the_second_images_own_windows(photos, tmp_path):
+    """compare's second image stands where a stored one would: a crop of its bottom-right
+    corner meets that window best (not the whole picture's vector in every window)."""
+    from lookalike import api
+
+    photos[0].save(tmp_path / "whole.png")
+    crop(0.71, (1.0, 1.0))(photos[0]).save(tmp_path / "corner.jpg", quality=92)
+    result = api.compare(tmp_path / "corner.jpg", tmp_path / "whole.png", keypoints=False)
+    windows = {name: value for name, value in result.evidence.items() if name.startswith("copy_lite0_region_")}
+    assert max(windows, key=windows.__getitem__) == "copy_lite0_region_br"
+    assert len(set(windows.values())) == len(windows)

@@ -250,6 +250,10 @@ def compare(
     first_image, second_image = load_query(first, settings, side), load_query(second, settings, side)
     query = query_features(first_image, specs, runtime)
     other = query_features(second_image, specs, runtime, all_orientations=False)
+    # the second image stands where a stored one would: its windows are its own, not borrowed
+    for spec in specs:
+        if spec.query_with is not None:
+            other.vectors[spec.name] = runtime.extractor(spec.name).extract_batch([second_image.image])
     raw = {spec.name: similarity_matrix(spec, query.vectors[spec.name], other.vectors[spec.name])[:, 0]
            for spec in specs}
     judged = Judged.of(first_image, settings)
