@@ -17,6 +17,8 @@ import pytest
 from PIL import Image, ImageEnhance
 
 from lookalike import Collection, Settings, scoring
+
+from .debian_data import debian_file
 from lookalike.api import compare
 from lookalike.catalog import Catalog
 from lookalike.catalog.migrations import MIGRATIONS
@@ -33,10 +35,8 @@ HASHES = ("ahash", "dhash", "phash", "whash", "color", "lbp")
 
 
 def wallpaper(name: str) -> Path:
-    path = BACKGROUNDS / name
-    if not path.is_file():
-        pytest.skip(f"{path} is not installed (Ubuntu's wallpapers)")
-    return path
+    """Ubuntu's wallpapers: lomiri-default-background.png (lomiri-wallpapers), the others ukui-wallpapers."""
+    return debian_file(BACKGROUNDS / name, "lomiri-wallpapers" if name.startswith("lomiri") else "ukui-wallpapers")
 
 
 @pytest.fixture(scope="module")

@@ -25,6 +25,8 @@ from lookalike.query_parts import PART_EVIDENCE, part_candidates, part_vectors, 
 from lookalike.rerank import keypoints as K  # noqa: E402
 from lookalike import scoring  # noqa: E402
 
+from .debian_data import debian_file  # noqa: E402
+
 OPENCV_DATA = Path("/usr/share/doc/opencv-doc/examples/data")
 # (query: a second photograph, stored: the first), each a real change of viewpoint; the
 # rubber whale's two frames of a video are so close that the hashes call them one picture.
@@ -37,10 +39,7 @@ UNRELATED = ("astronaut", "camera", "chelsea", "coffee", "coins", "rocket", "hub
 
 
 def opencv_sample(name: str) -> Path:
-    path = OPENCV_DATA / name
-    if not path.is_file():
-        pytest.skip(f"OpenCV's sample photos are not installed ({path} missing: apt install opencv-doc)")
-    return path
+    return debian_file(OPENCV_DATA / name, "opencv-doc")
 
 
 @pytest.fixture(scope="module")

@@ -32,13 +32,12 @@ class EfficientNetLite0(Extractor):
     )
 
     def __init__(self) -> None:
-        self._session: Any = None
+        self._model: Any = None
 
     def _extract(self, images: list[Image.Image]) -> np.ndarray:
-        from ..models import get_model_spec, load_session, preprocess
+        if self._model is None:
+            from ..models.cache import ModelRunner
 
-        if self._session is None:
-            self._session = load_session(_MODEL)
-        pixels = preprocess(images, get_model_spec(_MODEL))
-        (embedding,) = self._session.run(["embedding"], {"pixels": pixels})
+            self._model = ModelRunner(_MODEL)
+        (embedding,) = self._model.run(images, ["embedding"])
         return l2_normalise(embedding)

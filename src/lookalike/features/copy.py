@@ -43,7 +43,7 @@ class CopyDescriptor(Extractor):
     )
 
     def __init__(self) -> None:
-        self._session: Any = None
+        self._model: Any = None
         self._lock = threading.Lock()
         self._last: tuple[tuple[int, ...], list[Image.Image], np.ndarray, np.ndarray] | None = None
 
@@ -54,23 +54,22 @@ class CopyDescriptor(Extractor):
         """(descriptors [N, D], window descriptors [N, windows, D]), L2-normalised, from one
         pass. The last batch's answer is kept, so the window features that follow the global
         one through the same batch (`CopyRegion`) cost no second pass."""
-        from ..models import get_model_spec, load_session, preprocess
-
         key = tuple(id(image) for image in images)
         with self._lock:
             if self._last is not None and self._last[0] == key:
                 return self._last[2], self._last[3]
-            if self._session is None:
-                self._session = load_session(_MODEL)
-            pixels = preprocess(images, get_model_spec(_MODEL))
-            descriptor, regions = self._session.run(["descriptor", "regions"], {"pixels": pixels})
+            if self._model is None:
+                from ..models.cache import ModelRunner
+
+                self._model = ModelRunner(_MODEL)
+            descriptor, regions = self._model.run(images, ["descriptor", "regions"])
             answer = l2_normalise(descriptor), l2_normalise(regions.reshape(-1, regions.shape[-1])).reshape(regions.shape)
             # the images are held with their ids, so no other batch can reuse those ids meanwhile
             self._last = (key, list(images), *answer)
             return answer
 
     def close(self) -> None:
-        self._session, self._last = None, None
+        self._model, self._last = None, None
 
 
 class CopyRegion(Extractor):

@@ -242,3 +242,20 @@ def preprocess(images: Sequence[Image.Image], spec: ModelSpec | str, size: int |
         pixels = np.asarray(resized, dtype=np.float32)  # HWC, 0..255
         batch[i] = (pixels * scale - offset).transpose(2, 0, 1)
     return batch
+
+
+class ModelRunner:
+    """One registered model for one owner (an extractor): its onnxruntime session loaded on
+    first use, images in, the named outputs back. The owner decides how long it lives."""
+
+    def __init__(self, name: str) -> None:
+        self.spec = get_model_spec(name)
+        self._session: ort.InferenceSession | None = None
+
+    def run(self, images: Sequence[Image.Image], outputs: Sequence[str]) -> list[np.ndarray]:
+        if self._session is None:
+            self._session = load_session(self.spec)
+        return list(self._session.run(list(outputs), {"pixels": preprocess(images, self.spec)}))
+
+    def close(self) -> None:
+        self._session = None
