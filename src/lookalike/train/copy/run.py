@@ -52,6 +52,7 @@ class RunConfig:
     weight_decay: float = 1e-4
     temperature: float = TEMPERATURE
     koleo_weight: float = KOLEO_WEIGHT
+    sibling_share: float = 0.25  # of a batch: pairs of sibling windows of one photo (hard negatives)
     gem_power: float = GEM_POWER
     seed: int = 0
     checkpoint_every: int = 100
@@ -77,9 +78,10 @@ def base_state_dict() -> dict[str, np.ndarray]:
 
 
 def batch_views(sources: Sequence[Source], config: RunConfig, step: int) -> tuple[np.ndarray, np.ndarray]:
-    """The step's pictures (distinct sources) as two views each, preprocessed."""
+    """The step's pictures (distinct sources, and sibling pairs of some large ones) as two
+    views each, preprocessed."""
     rng = np.random.default_rng([config.seed, step])
-    pictures = [source.instance(rng) for source in _batch_sources(sources, config.batch, rng)]
+    pictures = batch_pictures(sources, config, rng)
     first = [stored_view(picture, rng) for picture in pictures]
     second = [strong_view(picture, rng) for picture in pictures]
     spec = get_model_spec(BASE_MODEL)
@@ -89,15 +91,19 @@ def batch_views(sources: Sequence[Source], config: RunConfig, step: int) -> tupl
 LARGE_SHARE = 0.4  # of each batch: windows of large pictures (photos), the rest small pictures whole
 
 
-def _batch_sources(sources: Sequence[Source], batch: int, rng: np.random.Generator) -> list[Source]:
-    """Distinct sources for one batch: LARGE_SHARE of windows of large pictures (few, but
-    the photos), the rest small pictures (many: clip art, product shots)."""
+def batch_pictures(sources: Sequence[Source], config: RunConfig, rng: np.random.Generator) -> list[Image.Image]:
+    """`config.batch` pictures: LARGE_SHARE of windows of large pictures (few, but the
+    photos), the rest small pictures (many: clip art, product shots); `config.sibling_share`
+    of the batch comes as sibling pairs (`Source.siblings`), the hard negatives."""
     large = [source for source in sources if source.large]
     small = [source for source in sources if not source.large]
-    from_large = min(len(large), round(batch * LARGE_SHARE) if small else batch)
-    from_small = min(len(small), batch - from_large)
-    chosen = [large[int(i)] for i in rng.choice(len(large), size=from_large, replace=False)]
-    return chosen + [small[int(i)] for i in rng.choice(len(small), size=from_small, replace=False)]
+    from_large = min(len(large), round(config.batch * LARGE_SHARE) if small else config.batch)
+    from_small = min(len(small), config.batch - from_large)
+    pairs = min(round(config.batch * config.sibling_share) // 2, from_large // 2)
+    chosen = [large[int(i)] for i in rng.choice(len(large), size=from_large - pairs, replace=False)]
+    pictures = [picture for source in chosen[:pairs] for picture in source.siblings(rng)]
+    pictures += [source.instance(rng) for source in chosen[pairs:]]
+    return pictures + [small[int(i)].instance(rng) for i in rng.choice(len(small), size=from_small, replace=False)]
 
 
 def train(sources: Sequence[Source], config: RunConfig, checkpoint: Path, log: Log | None = None,

@@ -40,13 +40,31 @@ class Source:
         random place, or the whole of a small one."""
         if not self.large:
             return self.image
+        return _window(self.image, rng, 0.15, 0.6)
+
+    def siblings(self, rng: np.random.Generator) -> tuple[Image.Image, Image.Image]:
+        """Two pictures of one scene that are not copies of each other: windows of the two
+        sides of a large picture split at a random place, so they share no pixel (like
+        neighbouring tiles of one photo, or two shots of one place). As negatives in one
+        batch they teach the descriptor what the hard galleries ask: alike is not a copy."""
         width, height = self.image.size
-        area = float(rng.uniform(0.15, 0.6))
-        aspect = float(np.exp(rng.uniform(np.log(3 / 4), np.log(4 / 3))))
-        w = min(width, round(np.sqrt(area * width * height * aspect)))
-        h = min(height, round(np.sqrt(area * width * height / aspect)))
-        left, top = int(rng.integers(0, width - w + 1)), int(rng.integers(0, height - h + 1))
-        return self.image.crop((left, top, left + w, top + h))
+        vertical = width >= height
+        side = width if vertical else height
+        cut = int(rng.integers(round(side * 0.35), round(side * 0.65) + 1))
+        boxes = ((0, 0, cut, height), (cut, 0, width, height)) if vertical else \
+            ((0, 0, width, cut), (0, cut, width, height))
+        return tuple(_window(self.image.crop(box), rng, 0.4, 1.0) for box in boxes)  # type: ignore[return-value]
+
+
+def _window(image: Image.Image, rng: np.random.Generator, least: float, most: float) -> Image.Image:
+    """A window of `least` to `most` of the picture's area, aspect 3:4 to 4:3, at a random place."""
+    width, height = image.size
+    area = float(rng.uniform(least, most))
+    aspect = float(np.exp(rng.uniform(np.log(3 / 4), np.log(4 / 3))))
+    w = max(1, min(width, round(np.sqrt(area * width * height * aspect))))
+    h = max(1, min(height, round(np.sqrt(area * width * height / aspect))))
+    left, top = int(rng.integers(0, width - w + 1)), int(rng.integers(0, height - h + 1))
+    return image.crop((left, top, left + w, top + h))
 
 
 def load_sources(folders: Sequence[Path], idx_files: Sequence[Path] = (), idx_limit: int = 3000,
