@@ -334,3 +334,47 @@ def keypoint_strength(inliers: int, query_coverage: float, candidate_coverage: f
     count = min(1.0, max(0.0, math.log(inliers / 10.0) / math.log(20.0)))
     area = min(1.0, max(query_coverage, candidate_coverage) / 0.5)
     return 0.5 * count + 0.5 * area
+
+
+# --- contested copies: pixel agreement (`rerank.keypoints.alignment`) ----------------------
+# When the first stage's best match is a copy and other candidates score within CONTEST_RANGE
+# of it (at most CONTEST_MAX of them), the frames of one video, the shots of one burst or
+# the tiles of one photo may all pass for the query's source. The contest stage (on by
+# default: `Settings.rerank`) and the keypoint stage verify those candidates, align every
+# verified copy on the query and count the query's textured blocks (AGREEMENT_BLOCK pixels
+# square at AGREEMENT_SIDE pixels on the long side, grey standard deviation at least
+# AGREEMENT_MIN_TEXTURE on either side) that the candidate reproduces (normalised
+# correlation at least AGREEMENT_MIN_CORRELATION). Measured on the copy benchmark's video and
+# patch galleries (bench.copies), an edited copy's source reproduces a median 0.99 of the
+# blocks, the best other frame 0.84-0.86 (people moved); a verified copy that agrees
+# AGREEMENT_MARGIN less than the best one is another shot of the scene: same-object.
+CONTEST_RANGE = 0.1
+CONTEST_MAX = 5
+AGREEMENT_SIDE = 256
+AGREEMENT_BLOCK = 16
+AGREEMENT_MIN_TEXTURE = 4.0
+AGREEMENT_MIN_CORRELATION = 0.6
+AGREEMENT_MARGIN = 0.05
+
+
+def contenders(scores: Sequence[float], tiers: Sequence[Tier], min_near_duplicate: float) -> list[int]:
+    """The positions (best first) a contest verifies: none unless the best match is a
+    near-duplicate; else every non-exact match among the first CONTEST_MAX scoring within
+    CONTEST_RANGE of it, when there are two or more."""
+    if not scores or tiers[0] != "near-duplicate" or scores[0] < min_near_duplicate:
+        return []
+    floor = scores[0] - CONTEST_RANGE
+    chosen = [i for i in range(min(CONTEST_MAX, len(scores))) if tiers[i] != "exact" and scores[i] >= floor]
+    return chosen if len(chosen) >= 2 else []
+
+
+def outvoted(agreement: float, best: float) -> bool:
+    """Whether a verified copy reproduces so much less of the query than the best verified
+    copy that it is another shot of the scene, not the query's source."""
+    return agreement < best - AGREEMENT_MARGIN
+
+
+def outvoted_score(agreement: float, best: float, min_near_duplicate: float) -> float:
+    """An outvoted copy's score: in the same-object band, higher the closer it came."""
+    low, high = same_object_band(min_near_duplicate)
+    return low + (high - low) * max(0.0, min(1.0, agreement / best if best > 0 else 0.0))

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 
 
 KEYPOINTS_STAGE = "keypoints"  # the stage that verifies crops and other views (rerank/keypoints/)
+CONTEST_STAGE = "contest"  # verifies candidates contesting the best copy's place (rerank/keypoints/contest.py)
 
 
 class Reranker(ABC):

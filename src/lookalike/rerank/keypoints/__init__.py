@@ -10,7 +10,10 @@ One room, one module per concern:
 - `decision`: what the evidence means (near-duplicate, same-object, nothing), its strength
   and reason (the thresholds, with every other tier boundary, are `lookalike.scoring`'s);
 - `cache`: features by content hash, in memory and in files;
-- `stage`: the re-ranking stage itself, its scores, and the indexing and removal hooks.
+- `stage`: the re-ranking stage itself, its scores, and the indexing and removal hooks;
+- `alignment`: how much of the query an aligned copy reproduces (settles contests between
+  several verified copies: frames of one video, shots of one burst);
+- `contest`: the default stage that verifies only candidates contesting the best copy's place.
 
 The tuning of the thresholds, on real photographs and unrelated ones: `lookalike.scoring`.
 """
@@ -18,6 +21,8 @@ The tuning of the thresholds, on real photographs and unrelated ones: `lookalike
 from .cache import FeatureCache, feature_cache
 from .decision import Verification, kind, reason, strength
 from .features import DECODE_MIN_SIDE, WORK_SIDE, LocalFeatures, default_method, extract_features, feature_key
+from .alignment import Agreement, pixel_agreement
+from .contest import ContestReranker
 from .geometry import verify, verify_images
 from .stage import (
     EVIDENCE_COVERAGE,
@@ -36,7 +41,7 @@ from .stage import (
 __all__ = [
     "DECODE_MIN_SIDE", "EVIDENCE_COVERAGE", "EVIDENCE_INLIERS", "EVIDENCE_QUERY_COVERAGE",
     "EVIDENCE_REGION", "MAX_PAIRS_SHOWN",
-    "WORK_SIDE", "FeatureCache", "KeypointReranker",
+    "WORK_SIDE", "Agreement", "ContestReranker", "FeatureCache", "KeypointReranker", "pixel_agreement",
     "LocalFeatures", "Verification", "default_method", "describe", "explain", "extract_features", "feature_cache", "feature_key",
     "kind", "precompute", "reason", "rescore", "strength", "verify", "verify_images", "verify_pair",
 ]

@@ -62,14 +62,19 @@ from ...query_parts import PART_EVIDENCE
 from .. import KEYPOINTS_STAGE, Reranker, register_reranker
 from .cache import FeatureCache, feature_cache
 from ...scoring import (
+    AGREEMENT_SIDE,
     KEYPOINT_CONFIDENT,
     NEAR_DUPLICATE_MIN_INLIERS,
+    contenders,
     keypoint_tier,
+    outvoted,
+    outvoted_score,
     refuted_score,
     refutes,
     verdict_of,
     verified_score,
 )
+from .alignment import Agreement, pixel_agreement
 from .decision import Verification
 from .features import DECODE_MIN_SIDE, WORK_SIDE, LocalFeatures, default_method, extract_features, feature_key
 from .geometry import verify
@@ -77,6 +82,7 @@ from .geometry import verify
 if TYPE_CHECKING:
     from PIL import Image
 
+    from ...decode import Decoded
     from ...query import QueryImage
     from ...records import Comparison, ImageRecord, Match
     from ...runtime import Runtime
@@ -96,6 +102,7 @@ MAX_PAIRS_SHOWN = 50  # point pairs an explanation carries (lines on the web pag
 EVIDENCE_INLIERS = "keypoint_inliers"
 EVIDENCE_COVERAGE = "keypoint_coverage"
 EVIDENCE_QUERY_COVERAGE = "keypoint_query_coverage"
+EVIDENCE_AGREEMENT = "pixel_agreement"  # share of the query's detail an aligned copy reproduces
 EVIDENCE_REGION = ("keypoint_region_left", "keypoint_region_top", "keypoint_region_right", "keypoint_region_bottom")
 
 
@@ -148,16 +155,7 @@ class KeypointReranker(Reranker):
     def rerank(self, store: "Store", query: "QueryImage", matches: list["Match"]) -> list["Match"]:
         if self.cache is None:
             self.cache = feature_cache(store.runtime)
-        usual = self._usual(matches)
-        rest: list[int] = []
-        if self._sure(matches):
-            # a copy, a crop or another view: the keypoints tell which (even the hashes cannot
-            # tell a recompressed copy from the next frame of a video); nothing more to verify
-            # unless they refute it
-            usual, rest, by_part = (usual[:1] if usual and usual[0] == 0 else []), usual[1:], []
-        else:
-            by_part = self._by_part(matches, usual)
-        chosen = usual + by_part
+        chosen, rest, by_part = self._to_verify(matches, store.settings.min_near_duplicate_score)
         if not chosen:
             return matches
         query_features: dict[bool, LocalFeatures] = {}
@@ -202,8 +200,48 @@ class KeypointReranker(Reranker):
         verify_all(chosen)
         if rest and chosen and rescored[chosen[0]].score < matches[chosen[0]].score and rescored[chosen[0]].tier == "similar":
             verify_all(rest[:self.fallback])  # the confident best match was refuted: look further
+        self._settle_contest(store, query, rescored, threshold)
         order = sorted(range(len(rescored)), key=lambda i: -rescored[i].score)  # stable: ties keep their order
         return [rescored[i] for i in order]
+
+    def _to_verify(self, matches: list["Match"], min_near_duplicate: float) -> tuple[list[int], list[int], list[int]]:
+        """(positions to verify, positions to verify if the best is refuted, the positions
+        proposed by windows of the query), each best first. Contenders for the best match's
+        place (`scoring.contenders`) are always verified."""
+        usual = self._usual(matches)
+        rivals = contenders([m.score for m in matches], [m.tier for m in matches], min_near_duplicate)
+        if self._sure(matches):
+            # a copy, a crop or another view: the keypoints tell which (even the hashes cannot
+            # tell a recompressed copy from the next frame of a video); nothing more to verify
+            # unless they refute it, or other candidates contest its place
+            first = usual[:1] if usual and usual[0] == 0 else []
+            chosen = sorted(set(first) | set(rivals))
+            return chosen, [i for i in usual if i not in chosen], []
+        by_part = self._by_part(matches, usual)
+        return usual + by_part + [i for i in rivals if i not in usual and i not in by_part], [], by_part
+
+    def _settle_contest(self, store: "Store", query: "QueryImage", rescored: list["Match"], threshold: float) -> None:
+        """Several candidates verified as copies of the query: align each on it
+        (`alignment.pixel_agreement`); one that reproduces clearly less of the query than the
+        best (`scoring.outvoted`) is another shot of the scene, not the source."""
+        copies = [i for i, match in enumerate(rescored)
+                  if match.tier == "near-duplicate" and _aligned(self.verifications.get(match.image.id))]
+        if len(copies) < 2:
+            return
+        found = self._run([(lambda i=i: self._agreement(store, query, rescored[i])) for i in copies])
+        measured = {i: agreement for i, agreement in zip(copies, found) if agreement is not None}
+        if len(measured) < 2:
+            return
+        best = max(agreement.share for agreement in measured.values())
+        for i, agreement in measured.items():
+            rescored[i] = contested(rescored[i], agreement, best, threshold)
+
+    def _agreement(self, store: "Store", query: "QueryImage", match: "Match") -> Agreement | None:
+        evidence = self.verifications[match.image.id]
+        decoded = self._stored_image(match.image, store.settings, AGREEMENT_SIDE)
+        if decoded is None or evidence.homography is None:
+            return None
+        return pixel_agreement(query.image, decoded.image, evidence.homography, (decoded.width, decoded.height))
 
     def _own_cache(self) -> FeatureCache:
         if self.cache is None:
@@ -268,17 +306,25 @@ class KeypointReranker(Reranker):
         cached = self.cache.get(key, persistent=True)
         if cached is not None:
             return cached
+        decoded = self._stored_image(record, settings, WORK_SIDE)
+        if decoded is None:
+            return None
+        features = extract_features(decoded.image, size=(decoded.width, decoded.height), method=self.method)
+        self.cache.put(key, features, persistent=True)
+        return features
+
+    @staticmethod
+    def _stored_image(record: "ImageRecord", settings: "Settings", long_side: int) -> "Decoded | None":
+        """The stored image decoded from the first of its files that still holds the indexed
+        content, at least `long_side` on its long side where the file allows (JPEG draft)."""
         for path in record.paths:
             try:
                 data = read_bytes(path, settings.max_bytes)
                 if hashlib.sha256(data).hexdigest() != record.sha256:
                     continue  # changed since it was indexed: not the stored image any more
-                decoded = decode_image(data, path, min_side=_min_side(record, WORK_SIDE), max_pixels=settings.max_pixels)
+                return decode_image(data, path, min_side=_min_side(record, long_side), max_pixels=settings.max_pixels)
             except DecodeError:
                 continue  # gone, unreadable or damaged: try the next path
-            features = extract_features(decoded.image, size=(decoded.width, decoded.height), method=self.method)
-            self.cache.put(key, features, persistent=True)
-            return features
         return None
 
 
@@ -316,6 +362,23 @@ _KIND_RANK = {"near-duplicate": 2, "same-object": 1, None: 0}
 
 def _better(first: Verification, second: Verification) -> bool:
     return (_KIND_RANK[first.kind], first.inliers) > (_KIND_RANK[second.kind], second.inliers)
+
+
+def _aligned(evidence: Verification | None) -> bool:
+    return evidence is not None and evidence.kind == "near-duplicate" and evidence.homography is not None
+
+
+def contested(match: "Match", agreement: Agreement, best: float, min_near_duplicate: float) -> "Match":
+    """The match with its pixel agreement as evidence; outvoted (`scoring.outvoted`): moved
+    into the same-object band, with the reason in its explanation."""
+    numbers = {**match.evidence, EVIDENCE_AGREEMENT: agreement.share}
+    if not outvoted(agreement.share, best):
+        return replace(match, evidence=numbers)
+    found = dict((match.explanation or {}).get("keypoints") or {})
+    found["reason"] = (f"aligned, it reproduces {agreement.share:.0%} of the query's detail where the best copy "
+                       f"reproduces {best:.0%}: another shot of the same scene, not the query's source")
+    return replace(match, evidence=numbers, score=outvoted_score(agreement.share, best, min_near_duplicate),
+                   tier="same-object", explanation={**(match.explanation or {}), "keypoints": found})
 
 
 def _min_side(record: "ImageRecord", long_side: int) -> int:

@@ -1,0 +1,111 @@
+"""Contested copies (`rerank.keypoints.contest`, `alignment`): frames of one fixed-camera
+video all pass for an edited copy's source (the hashes and the embeddings see one scene);
+the default search aligns the contenders on the query and keeps the frame that reproduces
+it, the others become same-object. Real frames of opencv-doc's vtest.avi."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+cv2 = pytest.importorskip("cv2", reason="the contest stage needs opencv-python-headless")
+
+from lookalike import Collection, Settings, scoring  # noqa: E402
+from lookalike.demo import sample_image  # noqa: E402
+from lookalike.edits import border, crop, jpeg  # noqa: E402
+from lookalike.rerank.keypoints import extract_features, pixel_agreement, verify  # noqa: E402
+
+from .debian_data import debian_file  # noqa: E402
+
+VIDEO = Path("/usr/share/doc/opencv-doc/examples/data/vtest.avi")
+FRAMES = (40, 48, 56, 64, 72)  # every 8th frame: people walk a few steps between two
+SOURCE = 56
+
+
+def _frames() -> dict[int, Image.Image]:
+    capture = cv2.VideoCapture(str(debian_file(VIDEO, "opencv-doc")))
+    frames, index = {}, 0
+    try:
+        while index <= max(FRAMES):
+            ok, frame = capture.read()
+            if not ok:
+                break
+            if index in FRAMES:
+                frames[index] = Image.fromarray(cv2.cvtColor(frame, cv2.COLOR_BGR2RGB))
+            index += 1
+    finally:
+        capture.release()
+    assert sorted(frames) == list(FRAMES)
+    return frames
+
+
+@pytest.fixture(scope="module")
+def frames() -> dict[int, Image.Image]:
+    return _frames()
+
+
+@pytest.fixture(scope="module")
+def video_collection(tmp_path_factory: pytest.TempPathFactory, frames: dict[int, Image.Image]) -> Collection:
+    folder = tmp_path_factory.mktemp("frames")
+    for index, frame in frames.items():
+        frame.save(folder / f"frame-{index:04d}.png")
+    for name in ("astronaut", "coffee", "chelsea"):
+        sample_image(name).convert("RGB").save(folder / f"{name}.png")
+    collection = Collection(tmp_path_factory.mktemp("contest") / "frames.db")
+    collection.index([folder])
+    yield collection
+    collection.close()
+
+
+def test_an_aligned_copy_reproduces_the_query_and_the_next_frame_does_not(frames):
+    query = jpeg(40)(crop(0.8)(frames[SOURCE]))
+    shares = {}
+    for index in (SOURCE, SOURCE + 8):
+        evidence = verify(extract_features(query), extract_features(frames[index]))
+        assert evidence.kind == "near-duplicate"  # keypoints alone cannot tell the two apart
+        found = pixel_agreement(query, frames[index], evidence.homography, frames[index].size)
+        assert found is not None and found.blocks > 50
+        shares[index] = found.share
+    assert shares[SOURCE] > 0.9
+    assert scoring.outvoted(shares[SOURCE + 8], shares[SOURCE])
+
+
+def test_agreement_of_unrelated_content_is_low(frames):
+    """The same map with another picture behind it: nothing is reproduced."""
+    photo = sample_image("astronaut").convert("RGB").resize(frames[SOURCE].size)
+    identity = np.eye(3).tolist()
+    same = pixel_agreement(frames[SOURCE], frames[SOURCE], identity, frames[SOURCE].size)
+    other = pixel_agreement(frames[SOURCE], photo, identity, photo.size)
+    assert same is not None and same.share == pytest.approx(1.0)
+    assert other is not None and other.share < 0.2
+
+
+@pytest.mark.parametrize("edit", [crop(0.8), border(0.1, "black"), jpeg(20)], ids=["crop80", "border", "jpeg20"])
+def test_default_search_names_the_source_frame_among_its_neighbours(video_collection, frames, tmp_path, edit):
+    query = tmp_path / "query.jpg"
+    edit(frames[SOURCE]).save(query, quality=90)
+    matches = video_collection.search(query, k=5)
+    assert Path(matches[0].image.path).name == f"frame-{SOURCE:04d}.png"
+    assert matches[0].tier == "near-duplicate"
+    for match in matches[1:]:
+        assert match.tier != "near-duplicate", (match.image.path, match.score, match.evidence)
+
+
+def test_contest_stage_is_on_by_default_and_costs_nothing_without_a_contest(video_collection, tmp_path):
+    assert "contest" in Settings().rerank
+    query = tmp_path / "coffee.jpg"
+    jpeg(60)(sample_image("coffee").convert("RGB")).save(query)
+    matches = video_collection.search(query, k=3)
+    assert Path(matches[0].image.path).name == "coffee.png"
+    assert not any("keypoints" in (match.explanation or {}) for match in matches)  # nothing was verified
+
+
+def test_without_the_contest_the_other_frames_pass_for_copies(video_collection, frames, tmp_path):
+    """What the stage is for: the first stage alone calls a neighbouring frame a copy."""
+    query = tmp_path / "query.jpg"
+    crop(0.8)(frames[SOURCE]).save(query, quality=90)
+    plain = video_collection.search(query, k=5, rerank=[])
+    assert sum(match.tier == "near-duplicate" for match in plain) >= 2
