@@ -23,6 +23,9 @@ if TYPE_CHECKING:
 @register_reranker(CONTEST_STAGE)
 class ContestReranker(KeypointReranker):
     name = CONTEST_STAGE
+    # The query is described as the features decoded it (no larger decoding for every search
+    # on the chance of a contest), and new images are not decoded larger at indexing.
+    query_min_side = 0
 
     def wants_parts(self, matches: list["Match"]) -> bool:
         return False
