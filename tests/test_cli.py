@@ -169,3 +169,45 @@ def test_serve_on_a_taken_port_says_so_before_it_says_serving(tmp_path: Path) ->
                                  "--port", str(port)], capture_output=True, text=True, timeout=120)
     assert result.returncode == 1 and "cannot listen on 127.0.0.1" in result.stderr, result.stderr
     assert "serving" not in result.stderr and "Traceback" not in result.stderr
+
+
+def test_an_image_with_too_many_pixels_is_refused_naming_the_option_that_allows_it(
+    tmp_path: Path, gallery: Path, monkeypatch
+) -> None:
+    """The refusal said "raise max_pixels in Settings", which no command-line user can do:
+    it names --max-megapixels (or its environment variable), and that option lets the
+    image in. A real bomb (a 15000 x 15000 PNG of 0.03 MB) is refused from its header."""
+    from PIL import Image
+
+    from lookalike import Collection, Settings
+    from tests.conftest import HASH_FEATURES
+
+    db = tmp_path / "limits.db"
+    with Collection(settings=Settings(db=db, features=HASH_FEATURES)) as collection:
+        collection.index([gallery / "moon.png"])
+    big = tmp_path / "big.png"
+    Image.open(gallery / "coffee.png").resize((1100, 1000)).save(big)  # 1.1 megapixels
+    bomb = tmp_path / "bomb.png"
+    Image.new("1", (15000, 15000)).save(bomb)
+    runner = CliRunner()
+
+    def lookalike(*args: str, code: int) -> str:
+        result = runner.invoke(main, ["--db", str(db), *args])
+        assert result.exit_code == code, result.output
+        return result.output
+
+    for refused in (lookalike("--max-megapixels", "1", "search", str(big), code=1),
+                    lookalike("--max-megapixels", "1", "compare", str(big), str(gallery / "moon.png"), code=2)):
+        assert "big.png: image too large: 1,100,000 pixels > limit 1,000,000" in refused
+        assert "raise --max-megapixels (or LOOKALIKE_MAX_MEGAPIXELS)" in refused and "Settings" not in refused
+    bombed = lookalike("search", str(bomb), code=1)
+    assert "225,000,000 pixels > limit 180,000,000 (raise --max-megapixels" in bombed
+    assert lookalike("--max-megapixels", "2", "search", str(big), "--json", code=0).startswith("[")
+
+    monkeypatch.setenv("LOOKALIKE_MAX_MEGAPIXELS", "1")
+    skipped = json.loads(lookalike("index", str(big), "--json", code=3))["skipped"]
+    assert [Path(entry["path"]).name for entry in skipped] == ["big.png"]
+    assert "raise --max-megapixels" in skipped[0]["reason"]
+    added = lookalike("add", str(big), code=3)
+    assert "skipping" in added and "big.png: image too large" in added and "raise --max-megapixels" in added
+    assert json.loads(lookalike("--max-megapixels", "2", "add", str(big), "--json", code=0))["indexed"] == 1

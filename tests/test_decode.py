@@ -24,7 +24,7 @@ import pytest
 from PIL import Image, ImageFile
 from skimage import data as skdata
 
-from lookalike.decode import Decoded, decode_image, load_image, read_bytes
+from lookalike.decode import Decoded, decode_image, load_image, pillow_allowing, read_bytes
 from lookalike.errors import CorruptImage, DecodeError, ImageTooLarge, NotAnImage
 
 # Any warning escaping the library fails the test that caused it.
@@ -597,6 +597,7 @@ def test_max_pixels_is_respected(astronaut):
     assert (error.size, error.limit, error.unit) == (512 * 512, 512 * 512 - 1, "pixels")
     assert "a.png" in str(error)
     assert_rgb8(decode_image(data, "a.png", max_pixels=512 * 512), 512, 512)
+    assert "raise Settings.max_pixels" in str(error)  # what a user of the Python API can do
 
 
 def test_max_pixels_counts_the_full_size_not_the_draft(big_jpeg):
@@ -937,6 +938,25 @@ def test_importing_lookalike_leaves_the_hosts_pillow_limit_alone():
     code = ("import PIL.Image as I; before = I.MAX_IMAGE_PIXELS; import lookalike, lookalike.decode, lookalike.cli; "
             "assert I.MAX_IMAGE_PIXELS == before, I.MAX_IMAGE_PIXELS")
     subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
+
+
+def test_a_program_that_owns_its_process_lifts_pillows_limit_to_its_own_while_it_runs(monkeypatch):
+    """The command line's --max-megapixels (and the server's) must be the limit in force:
+    Pillow refuses at twice its MAX_IMAGE_PIXELS, so a higher limit lifts it, and only
+    while the program runs; a lower one leaves it alone."""
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1000)
+    with pillow_allowing(5001):
+        assert Image.MAX_IMAGE_PIXELS == 2501
+    assert Image.MAX_IMAGE_PIXELS == 1000
+    with pillow_allowing(1500):
+        assert Image.MAX_IMAGE_PIXELS == 1000
+    bomb = encode(Image.new("RGB", (100, 50)), "PNG")  # 5,000 pixels: Pillow alone refuses it
+    with pytest.raises(ImageTooLarge):
+        decode_image(bomb, "b.png")
+    with pillow_allowing(5000):
+        assert decode_image(bomb, "b.png").width == 100
+        with pytest.raises(ImageTooLarge, match="4,999"):
+            decode_image(bomb, "b.png", max_pixels=4999)
 
 
 def test_a_host_that_lowered_pillows_limit_gets_a_typed_refusal(astronaut, monkeypatch):

@@ -9,8 +9,8 @@ import pytest
 from PIL import Image
 
 from lookalike import Collection, compare
-from lookalike.demo import QUERY_SOURCES
-from lookalike.edits import EDITS
+from lookalike.demo import QUERY_SOURCES, sample_image
+from lookalike.edits import EDITS, border, crop
 
 
 @pytest.mark.parametrize("edit", list(EDITS))
@@ -99,6 +99,38 @@ class CnnPasses:
 
 def _ranked(matches: list) -> list[tuple[str | None, str, str]]:  # type: ignore[type-arg]
     return [(m.image.label, m.tier, m.orientation) for m in matches]
+
+
+# Edits of a photo that turn nothing, whose best turned orientation used to outscore upright
+# by chance (hashes near 0.5 in every orientation) and was reported: "query rotated 180"
+# for a crop, "mirrored" for a framed copy (and "transposed" for a framed copy turned by 90).
+CROPS = {"moon-crop30": ("moon", crop(0.3**0.5, (0.2, 0.7))), "horse-crop20": ("horse", crop(0.2**0.5, (0.0, 0.0))),
+         "chelsea-crop20": ("chelsea", crop(0.2**0.5, (0.0, 0.0)))}
+FRAMES = {"coffee-frame30": ("coffee", border(0.3, "black")), "rocket-frame30": ("rocket", border(0.3, "black")),
+          "coins-frame20": ("coins", border(0.2))}
+
+
+def rot90(image: Image.Image) -> Image.Image:
+    return image.transpose(Image.Transpose.ROTATE_90)
+
+
+@pytest.mark.parametrize("name", [*CROPS, *FRAMES])
+def test_crops_and_framed_copies_are_not_reported_turned(
+    full_collection: Collection, gallery: Path, tmp_path: Path, name: str
+) -> None:
+    """A turn is reported only where the features that see it vouch for it; the photo truly
+    turned still is (a framed copy turned too)."""
+    source, edit = {**CROPS, **FRAMES}[name]
+    query, turned = tmp_path / f"{name}.jpg", tmp_path / f"{name}-rot90.jpg"
+    edit(sample_image(source)).save(query, quality=90)
+    (edit if name in FRAMES else lambda image: image)(rot90(sample_image(source))).save(turned, quality=90)
+    matches = full_collection.search(query, k=5)
+    assert matches[0].image.label == source, _ranked(matches)
+    assert [m.orientation for m in matches] == ["original"] * len(matches), _ranked(matches)
+    assert full_collection.compare(query, gallery / f"{source}.png").orientation == "original"
+    best = full_collection.search(turned, k=1)[0]
+    assert (best.image.label, best.orientation) == (source, "rotated 270"), _ranked([best])
+    assert full_collection.compare(turned, gallery / f"{source}.png").orientation == "rotated 270"
 
 
 @pytest.mark.parametrize("edit", ["jpeg15", "crop80", "caption", "brighter"])

@@ -16,8 +16,8 @@ from typing import Any, Iterable, Sequence
 import click
 
 from .api import Collection, compare, evaluate_folder
-from .decode import load_image
-from .errors import LookalikeError
+from .decode import DEFAULT_MAX_BYTES, DEFAULT_MAX_PIXELS, load_image, pillow_allowing
+from .errors import LimitAdvice, LookalikeError
 from .evaluate import EvaluationReport
 from .plots import draw_examples, draw_precision_recall
 from .features.registry import all_specs
@@ -26,6 +26,7 @@ from .features.regions import REGION_COUNTS, region_features
 from .settings import DEFAULT_DB, DEFAULT_FEATURES, Settings
 
 EXIT_PARTIAL = 3
+MAX_MEGAPIXELS_ENV = "LOOKALIKE_MAX_MEGAPIXELS"
 
 
 def _open(ctx: click.Context, model: Path | None = None, regions: int = 0, *, existing: bool = False) -> Collection:
@@ -36,9 +37,24 @@ def _open(ctx: click.Context, model: Path | None = None, regions: int = 0, *, ex
                                    "(lookalike index FOLDER), or name the store with --db")
     features = DEFAULT_FEATURES + region_features(regions)
     try:
-        return Collection(ctx.obj["db"], Settings(model=model, store=ctx.obj["store"], features=features))
+        return Collection(ctx.obj["db"], _settings(ctx, model=model, features=features))
     except LookalikeError as exc:
         raise click.ClickException(_shown(exc)) from None
+
+
+def _settings(ctx: click.Context, **fields: Any) -> Settings:
+    """Settings for the store at --db/--store with the command line's limits (and the way
+    to raise them that its refusals name), plus `fields`."""
+    return Settings(db=ctx.obj["db"], store=ctx.obj["store"], max_pixels=ctx.obj["max_pixels"],
+                    limit_advice=_limit_advice(), **fields)
+
+
+def _limit_advice() -> LimitAdvice:
+    """What a command-line user refused an image for its size can do."""
+    return LimitAdvice(
+        pixels=f"raise --max-megapixels (or {MAX_MEGAPIXELS_ENV}) if you trust this file",
+        bytes=f"files over {DEFAULT_MAX_BYTES // 2**20} MB are refused unread, a guard against decompression bombs",
+    )
 
 
 def _no_store(ctx: click.Context) -> bool:
@@ -92,9 +108,18 @@ class _Group(click.Group):
     help="Keep the collection elsewhere: milvus-lite:PATH.db or milvus://HOST:PORT/COLLECTION "
     "(default: the embedded store at --db).",
 )
+@click.option(
+    "--max-megapixels",
+    default=DEFAULT_MAX_PIXELS // 1_000_000,
+    envvar=MAX_MEGAPIXELS_ENV,
+    show_default=True,
+    type=click.IntRange(1, 10_000),
+    help=f"Refuse images with more pixels than this, a guard against decompression bombs ({MAX_MEGAPIXELS_ENV} "
+    "also sets it; `serve` has its own --max-megapixels).",
+)
 @click.version_option(package_name="lookalike")
 @click.pass_context
-def main(ctx: click.Context, db: Path, store: str | None) -> None:
+def main(ctx: click.Context, db: Path, store: str | None, max_megapixels: int) -> None:
     """Search your own image collections by image.
 
     \b
@@ -102,7 +127,9 @@ def main(ctx: click.Context, db: Path, store: str | None) -> None:
     lookalike search query.jpg -k 5
     lookalike duplicates
     """
-    ctx.obj = {"db": db, "store": store}
+    max_pixels = max_megapixels * 1_000_000
+    ctx.obj = {"db": db, "store": store, "max_pixels": max_pixels}
+    ctx.with_resource(pillow_allowing(max_pixels))  # this process is ours: our limit is the one in force
 
 
 @main.command()
@@ -252,8 +279,7 @@ def compare_command(ctx: click.Context, first: Path, second: Path, model: Path |
     lookalike compare original.jpg edited.jpg
     lookalike compare cake-front.jpg cake-side.jpg
     """
-    settings = replace(Settings().with_db(ctx.obj["db"]), model=model)
-    result = compare(first, second, settings, keypoints=not no_keypoints)
+    result = compare(first, second, _settings(ctx, model=model), keypoints=not no_keypoints)
     if as_json:
         _emit_json(result.to_dict())
     else:
@@ -373,7 +399,7 @@ def evaluate(ctx: click.Context, folder: Path, label_from: str, scratch_db: Path
     lookalike evaluate shop-photos/ --label-from folder --out eval/
     """
     if _no_store(ctx):  # a new store's features and thresholds; no store is created
-        report = evaluate_folder(folder, label_from, Settings(store=ctx.obj["store"]), scratch_db)
+        report = evaluate_folder(folder, label_from, _settings(ctx), scratch_db)
     else:
         with _open(ctx) as collection:
             report = collection.evaluate(folder, label_from, scratch_db)

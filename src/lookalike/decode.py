@@ -20,14 +20,16 @@ import re
 import stat
 import struct
 import warnings
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 from PIL.JpegImagePlugin import JpegImageFile
 
-from .errors import CorruptImage, DecodeError, ImageTooLarge, NotAnImage, OddShape
+from .errors import CorruptImage, DecodeError, ImageTooLarge, LimitAdvice, NotAnImage, OddShape
 
 DEFAULT_MAX_PIXELS = 180_000_000
 DEFAULT_MAX_BYTES = 200 * 1024 * 1024
@@ -119,8 +121,9 @@ class Decoded:
     height: int
 
 
-def read_bytes(path: str | Path, max_bytes: int = DEFAULT_MAX_BYTES) -> bytes:
-    """Read a file whole, refusing empty files, files over `max_bytes` and non-files.
+def read_bytes(path: str | Path, max_bytes: int = DEFAULT_MAX_BYTES, advice: LimitAdvice | None = None) -> bytes:
+    """Read a file whole, refusing empty files, files over `max_bytes` and non-files
+    (`advice`: what the refusal of a file too large tells its reader to do).
 
     Only regular files are opened: a named pipe would block forever and a device such
     as /dev/zero would never end.
@@ -133,7 +136,7 @@ def read_bytes(path: str | Path, max_bytes: int = DEFAULT_MAX_BYTES) -> bytes:
         if not stat.S_ISREG(info.st_mode):
             raise NotAnImage(path, "not a regular file")
         if info.st_size > max_bytes:
-            raise ImageTooLarge(path, info.st_size, max_bytes, unit="bytes")
+            raise ImageTooLarge(path, info.st_size, max_bytes, unit="bytes", fix=_fix(advice, "bytes"))
         with path.open("rb") as file:
             data = file.read(max_bytes + 1)  # the file may have grown since stat
     except (FileNotFoundError, NotADirectoryError):
@@ -143,7 +146,7 @@ def read_bytes(path: str | Path, max_bytes: int = DEFAULT_MAX_BYTES) -> bytes:
     except OSError as exc:
         raise DecodeError(path, f"cannot read file ({exc.strerror or exc})") from None
     if len(data) > max_bytes:
-        raise ImageTooLarge(path, len(data), max_bytes, unit="bytes")
+        raise ImageTooLarge(path, len(data), max_bytes, unit="bytes", fix=_fix(advice, "bytes"))
     if not data:
         raise NotAnImage(path, "empty file")
     return data
@@ -155,13 +158,15 @@ def decode_image(
     *,
     min_side: int | None = None,
     max_pixels: int = DEFAULT_MAX_PIXELS,
+    advice: LimitAdvice | None = None,
 ) -> Decoded:
     """Decode image bytes into an upright 8-bit RGB image.
 
     `min_side`: the caller needs no more than this many pixels on the short side, which
     lets JPEGs decode at 1/2, 1/4 or 1/8 scale. Raises a `DecodeError` subclass naming
     `source` for empty, non-image, corrupt, truncated, oversized or oddly shaped input
-    (one side over `MAX_ASPECT` times the other).
+    (one side over `MAX_ASPECT` times the other); `advice` is what a refusal for size tells
+    its reader to do (default: the Python API's `Settings.max_pixels`).
     """
     if not data:
         raise NotAnImage(source, "empty file")
@@ -169,10 +174,10 @@ def decode_image(
     # decodes or raises, and a library must not print.
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        with _open(data, source, max_pixels) as image:
+        with _open(data, source, max_pixels, advice) as image:
             pixels = image.width * image.height  # from the header: nothing decoded yet
             if pixels > max_pixels:
-                raise ImageTooLarge(source, pixels, max_pixels)
+                raise ImageTooLarge(source, pixels, max_pixels, fix=_fix(advice, "pixels"))
             if pixels == 0:
                 raise CorruptImage(source, "image has no pixels")
             if max(image.size) > MAX_ASPECT * min(image.size):
@@ -184,7 +189,7 @@ def decode_image(
 
 
 def pixel_digest(data: bytes, decoded: Decoded, source: str | Path = "<bytes>", *,
-                 max_pixels: int = DEFAULT_MAX_PIXELS) -> str:
+                 max_pixels: int = DEFAULT_MAX_PIXELS, advice: LimitAdvice | None = None) -> str:
     """SHA-256 of the image's decoded pixels: upright (EXIF orientation applied), 8-bit RGB,
     at full resolution, with its size. Two files with the same digest show the same picture
     pixel for pixel (a PNG re-save of a JPEG's pixels, another container, stripped
@@ -192,7 +197,7 @@ def pixel_digest(data: bytes, decoded: Decoded, source: str | Path = "<bytes>", 
     already; a draft-scaled JPEG (smaller than its full size) is decoded again in full."""
     image = decoded.image
     if image.size != (decoded.width, decoded.height):
-        image = decode_image(data, source, max_pixels=max_pixels).image
+        image = decode_image(data, source, max_pixels=max_pixels, advice=advice).image
     return digest_of_pixels(image)
 
 
@@ -210,19 +215,41 @@ def load_image(
     min_side: int | None = None,
     max_pixels: int = DEFAULT_MAX_PIXELS,
     max_bytes: int = DEFAULT_MAX_BYTES,
+    advice: LimitAdvice | None = None,
 ) -> Decoded:
     """Read and decode a file: `decode_image(read_bytes(path))`."""
-    return decode_image(read_bytes(path, max_bytes), path, min_side=min_side, max_pixels=max_pixels)
+    return decode_image(read_bytes(path, max_bytes, advice), path, min_side=min_side, max_pixels=max_pixels,
+                        advice=advice)
 
 
-def _open(data: bytes, source: str | Path, max_pixels: int) -> Image.Image:
+@contextmanager
+def pillow_allowing(max_pixels: int) -> Iterator[None]:
+    """For a program that owns its process (the command line, the server): while inside,
+    Pillow's own bomb limit (it refuses at twice `Image.MAX_IMAGE_PIXELS`) lets through every
+    image `max_pixels` allows, so that the program's limit is the one in force and its
+    users' option to raise it works. Restored on exit. Nothing is lowered; a library leaves
+    Pillow's limit to its host (see `_open`)."""
+    before = Image.MAX_IMAGE_PIXELS
+    if before is not None and 2 * before < max_pixels:
+        Image.MAX_IMAGE_PIXELS = -(-max_pixels // 2)
+    try:
+        yield
+    finally:
+        Image.MAX_IMAGE_PIXELS = before
+
+
+def _fix(advice: LimitAdvice | None, unit: str) -> str | None:
+    return advice.for_unit(unit) if advice is not None else None
+
+
+def _open(data: bytes, source: str | Path, max_pixels: int, advice: LimitAdvice | None = None) -> Image.Image:
     """Parse the header only. A known signature with a broken header is corrupt, not foreign."""
     try:
         return Image.open(io.BytesIO(data), formats=_FORMATS)
     except Image.DecompressionBombError as refusal:
         pixels = _claimed_pixels(refusal)
         if pixels > max_pixels:
-            raise ImageTooLarge(source, pixels, max_pixels) from None
+            raise ImageTooLarge(source, pixels, max_pixels, fix=_fix(advice, "pixels")) from None
         raise ImageTooLarge(source, pixels, 2 * (Image.MAX_IMAGE_PIXELS or 0),
                             fix="Pillow's own limit: raise PIL.Image.MAX_IMAGE_PIXELS if you trust this file") from None
     except _PILLOW_ERRORS as exc:

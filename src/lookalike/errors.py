@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 
@@ -26,18 +27,30 @@ class CorruptImage(DecodeError):
     """The file looks like an image but its data is damaged or truncated."""
 
 
+@dataclass(frozen=True)
+class LimitAdvice:
+    """What a person whose image was refused for its size can do about it, per unit
+    ("pixels", "bytes"). Each edge says its own: the Python API names Settings' fields (the
+    default), the command line its --max-megapixels option, the server what it takes and
+    which option its operator sets (`Settings.limit_advice` carries it to the decoder)."""
+
+    pixels: str = "raise Settings.max_pixels if you trust this file"
+    bytes: str = "raise Settings.max_bytes if you trust this file"
+
+    def for_unit(self, unit: str) -> str:
+        return self.bytes if unit == "bytes" else self.pixels
+
+
 class ImageTooLarge(DecodeError):
-    """Pixel count or byte size over the limit: a guard against decompression bombs."""
+    """Pixel count or byte size over the limit: a guard against decompression bombs.
+    `fix` says what the reader can do (default: the Python API's, see `LimitAdvice`)."""
 
     def __init__(self, source: str | Path, size: int, limit: int, unit: str = "pixels", fix: str | None = None) -> None:
         self.size = size
         self.limit = limit
         self.unit = unit
-        super().__init__(
-            source,
-            f"image too large: {size:,} {unit} > limit {limit:,} "
-            f"({fix or f'raise max_{unit} in Settings if you trust this file'})",
-        )
+        self.fix = fix or LimitAdvice().for_unit(unit)
+        super().__init__(source, f"image too large: {size:,} {unit} > limit {limit:,} ({self.fix})")
 
 
 class OddShape(DecodeError):
@@ -81,6 +94,14 @@ class UnknownFeature(LookalikeError):
     def __init__(self, name: str, known: list[str]) -> None:
         self.name = name
         super().__init__(f"unknown feature {name!r}; known: {', '.join(sorted(known))}")
+
+
+class FileGone(LookalikeError):
+    """No file of a stored image is on disk any more (moved or deleted since it was indexed)."""
+
+    def __init__(self, image_id: int) -> None:
+        self.image_id = image_id
+        super().__init__(f"image {image_id}: its file is no longer on disk (index its new place, or remove it)")
 
 
 class NotInCollection(LookalikeError):

@@ -21,10 +21,12 @@ from .decode import decode_image, pixel_digest, read_bytes
 from .errors import DecodeError, NotInCollection
 from .features.base import in_input_mode, needed_side
 from .features.hashes import hash_detail
+from .layout import Layout
 from .records import ImageRecord, IndexReport
 from .rerank import KEYPOINTS_STAGE, Reranker, get_rerankers, reranker_names
 from .scan import FileRecord, Unreadable, label_for, scan
 from .store import NewImage, PathLink, Store
+from .thumbnails import Thumbnails
 
 ProgressCallback = Callable[[int], None]
 
@@ -143,10 +145,12 @@ def remove(store: Store, keys: Sequence[str | Path | int]) -> list[int]:
 
 
 def forget_removed(store: Store, records: Mapping[int, ImageRecord], removed: Sequence[int]) -> None:
-    """Tell every re-ranking stage which images left the collection (the keypoint stage
-    deletes their cache files, which may exist whatever the settings say now)."""
+    """Delete the kept thumbnails of the images that left the collection and tell every
+    re-ranking stage (the keypoint stage deletes their cache files, which may exist whatever
+    the settings say now)."""
     gone = [records[image_id] for image_id in removed if image_id in records]
     if gone:
+        Thumbnails(Layout(store.settings.db).thumbnails, store.settings).forget(gone)
         for stage in get_rerankers(reranker_names(), store.runtime):
             stage.on_remove(gone)
 
@@ -185,19 +189,21 @@ def _index_batch(
     side = needed_side(store.specs)
     side = max([side, *(stage.query_min_side for stage in stages)])
     links: list[PathLink] = []  # files whose content is stored already, or pending in this batch
+    settings = store.settings
     for file in batch:
         state = store.path_state(file.path)
         if state is not None and state[1:] == (file.mtime_ns, file.size):
             report.unchanged += 1
             continue
         try:
-            data = read_bytes(file.path, store.settings.max_bytes)
+            data = read_bytes(file.path, settings.max_bytes, settings.limit_advice)
             sha256 = hashlib.sha256(data).hexdigest()
             if sha256 in pending or store.image_id_for_sha256(sha256) is not None:
                 links.append(PathLink(file.path, file.mtime_ns, file.size, sha256))
                 continue
-            decoded = decode_image(data, file.path, min_side=side, max_pixels=store.settings.max_pixels)
-            digest = pixel_digest(data, decoded, file.path, max_pixels=store.settings.max_pixels)
+            decoded = decode_image(data, file.path, min_side=side, max_pixels=settings.max_pixels,
+                                   advice=settings.limit_advice)
+            digest = pixel_digest(data, decoded, file.path, max_pixels=settings.max_pixels, advice=settings.limit_advice)
         except DecodeError as exc:
             report.skipped.append((file.path, exc.reason))
             continue

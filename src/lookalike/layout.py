@@ -4,6 +4,7 @@ beside it,
     db.indexes/   the embedded store's vector index files and their sidecars
     db.lock       the file its writers lock
     db.files/     the HTTP service's copies of uploaded images
+    db.thumbnails/ thumbnails of stored images, made at first request (`lookalike.thumbnails`)
 
 What can be made again for any collection (the converted model, keypoint features) lives
 in the machine's cache instead (`Settings.cache_root()`).
@@ -30,3 +31,7 @@ class Layout:
     @property
     def uploads(self) -> Path:
         return Path(f"{self.db}.files")
+
+    @property
+    def thumbnails(self) -> Path:
+        return Path(f"{self.db}.thumbnails")

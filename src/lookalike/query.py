@@ -66,7 +66,7 @@ def pixel_digest_of(query: QueryImage, settings: Settings) -> str | None:
     if not query.data:
         return None
     decoded = Decoded(query.image, "", *query.size)
-    return pixel_digest(query.data, decoded, query.name, max_pixels=settings.max_pixels)
+    return pixel_digest(query.data, decoded, query.name, max_pixels=settings.max_pixels, advice=settings.limit_advice)
 
 
 @dataclass(frozen=True)
@@ -92,8 +92,8 @@ def load_query(source: ImageSource, settings: Settings, min_side: int) -> QueryI
     if isinstance(source, bytes):
         data, name = source, "<upload>"
     else:
-        data, name = read_bytes(source, settings.max_bytes), str(source)
-    decoded = decode_image(data, name, min_side=min_side, max_pixels=settings.max_pixels)
+        data, name = read_bytes(source, settings.max_bytes, settings.limit_advice), str(source)
+    decoded = decode_image(data, name, min_side=min_side, max_pixels=settings.max_pixels, advice=settings.limit_advice)
     return QueryImage(decoded.image, hashlib.sha256(data).hexdigest(), name, data, (decoded.width, decoded.height))
 
 
@@ -198,6 +198,12 @@ def _feature_rows(runtime: "Runtime", spec: FeatureSpec, names: tuple[str, ...],
 def _upright_rows(spec: FeatureSpec, names: tuple[str, ...]) -> tuple[int, ...]:
     """The orientations whose vector of `spec` is the upright query's."""
     return tuple(row for row, name in enumerate(names) if _computed_orientation(spec, name) == "original")
+
+
+def tells_apart(spec: FeatureSpec, orientation: str, other: str = "original") -> bool:
+    """Whether the feature's vectors of the query in two orientations can differ (a feature
+    invariant to the turn between them computes one vector for both)."""
+    return _computed_orientation(spec, orientation) != _computed_orientation(spec, other)
 
 
 def _computed_orientation(spec: FeatureSpec, orientation: str) -> str:

@@ -2,7 +2,8 @@
 
 Search is two stages: candidates from the hash and embedding indexes (each queried with
 the query in all eight orientations), then every candidate re-scored exactly on every
-feature and fused (`lookalike.scoring`), keeping each candidate's best orientation.
+feature and fused (`lookalike.scoring`), keeping each candidate's best orientation, where
+the features that see the turn vouch for it (`_reported_rows`; upright otherwise).
 
 The CNN features of the turned query cost one CNN pass per rotation, most of a query's
 time, and matter only for a turned copy that the hashes do not see (turned and cropped,
@@ -27,15 +28,18 @@ import numpy as np
 
 from .features.base import FeatureSpec, needed_side, similarity_matrix
 from .features.hashes import hash_detail
-from .query import ImageSource, QueryFeatures, QueryImage, complete_features, load_query, pixel_digest_of, query_features
+from .query import (
+    MIRROR_OF, ImageSource, QueryFeatures, QueryImage, complete_features, load_query, pixel_digest_of, query_features,
+    tells_apart,
+)
 from .query_parts import part_candidates, part_specs, part_vectors, with_part_evidence
 from .features.regions import WINDOWS, describe_region
 from .records import Comparison, ImageRecord, Match
 from .runtime import Runtime
 from .rerank import KEYPOINTS_STAGE, get_rerankers
 from .scoring import (
-    BACKGROUND_RANKS, background_level, fuse, hash_evidence, normalised, pair_hash_weight, tier_of,
-    verdict_of,
+    BACKGROUND_RANKS, FAR_LEVEL, NEAR_LEVEL, background_level, family_levels, fuse, hash_evidence,
+    normalised, pair_hash_weight, tier_of, verdict_of,
 )
 from .settings import Settings
 from .stats import SearchStats, timed
@@ -178,22 +182,81 @@ def _fused(store: Store, judged: Judged, ids: list[int], raw: dict[str, np.ndarr
     """Fused scores (orientations, candidates), the hashes weighted by how informative they
     are on the query and on each candidate."""
     records = store.images(ids) if records is None else records
-    weights = pair_hash_weight(judged.hash_detail, [records[i].hash_detail for i in ids])
-    return fuse(store.specs, raw, weights)
+    return fuse(store.specs, raw, _hash_weights(judged, ids, records))
+
+
+def _hash_weights(judged: Judged, ids: list[int], records: dict[int, ImageRecord]) -> np.ndarray:
+    return pair_hash_weight(judged.hash_detail, [records[i].hash_detail for i in ids])
+
+
+# A match is reported in a turned orientation (and scored there) only when the features that
+# tell that turn from upright vouch for it, TURN_MARGIN above where they stand upright: fused,
+# at a copy's score (`min_near_duplicate_score`), or one family of them (the hashes, the copy
+# descriptor with its windows, the embedding for rotations) at a copy's level (scoring's
+# NEAR_LEVEL: a mirrored copy's hashes jump from chance to 1 while the copy descriptor, which
+# half-recognises a mirror image, barely moves). A mirror image of a rotation must in the
+# same way beat the rotation itself. Elsewhere a turned orientation's lead is chance: the
+# hashes of a crop or a framed copy sit near 0.5 in every orientation, and one of them always
+# scores a little higher. Measured on the demo's photos with 60 edits: turned and mirrored
+# copies (whole, cropped, framed) rise by 0.18-0.65 (0.04-0.06 for whole mirror images,
+# whose hashes rise by 0.5-0.7); crops, frames and look-alikes by at most 0.08 where they
+# reach a copy's score and 0.17 below it (0.22 for one family, never to NEAR_LEVEL).
+TURN_MARGIN = 0.1
+
+
+def _reported_rows(specs: Sequence[FeatureSpec], features: QueryFeatures, raw: dict[str, np.ndarray],
+                   scores: np.ndarray, hash_weights: np.ndarray, min_near_duplicate: float) -> np.ndarray:
+    """Each candidate's orientation (a row of `scores`, orientations x candidates): its best
+    one where the turn is evident (`_turn_evident`), else the rotation it mirrors (a mirror
+    image whose mirroring is not evident), else upright."""
+    names = features.orientations
+    rows = scores.argmax(axis=0)
+    for unmirrored in (lambda name: MIRROR_OF.get(name, name), lambda name: "original"):
+        for row in np.unique(rows[rows > 0]):
+            reference = names.index(unmirrored(names[row]))
+            if reference == row:
+                continue
+            columns = np.flatnonzero(rows == row)
+            evident = _turn_evident(specs, features, {name: values[:, columns] for name, values in raw.items()},
+                                    (reference, int(row)), hash_weights[columns], min_near_duplicate)
+            rows[columns[~evident]] = reference
+    return rows
+
+
+def _turn_evident(specs: Sequence[FeatureSpec], features: QueryFeatures, raw: dict[str, np.ndarray],
+                  rows: tuple[int, int], hash_weights: np.ndarray, min_near_duplicate: float) -> np.ndarray:
+    """Per candidate (a column of `raw`): whether the features that tell the second
+    orientation of `rows` from the first call it a copy there and not in the first (see
+    TURN_MARGIN)."""
+    first, second = (features.orientations[row] for row in rows)
+    telling = [spec for spec in specs if tells_apart(spec, second, first)
+               and set(rows) <= set(features.computed_rows(spec.name).tolist())]
+    if not telling:
+        return np.zeros(len(hash_weights), dtype=bool)
+    pair = {spec.name: raw[spec.name][list(rows)] for spec in telling}
+    before, after = fuse(telling, pair, hash_weights)
+    evident = (after >= min_near_duplicate) & (after - before >= TURN_MARGIN)
+    for family, (before, after) in family_levels(telling, pair).items():
+        if family == "hash":  # as far as the hashes inform on both images (scoring.hash_weight)
+            before, after = (hash_weights * level + (1 - hash_weights) * FAR_LEVEL for level in (before, after))
+        evident |= (after >= NEAR_LEVEL) & (after - before >= TURN_MARGIN)
+    return evident
 
 
 def _scored(store: Store, judged: Judged, features: QueryFeatures, ids: list[int],
             raw: dict[str, np.ndarray] | None = None) -> list[Match]:
-    """Every candidate scored on every feature in its best orientation, against the query's
+    """Every candidate scored on every feature in its orientation (`_reported_rows`: its best
+    one, unless no feature that sees the turn vouches for it), against the query's
     background, best first."""
     raw = _similarities(store, features, ids) if raw is None else raw
     records = store.images(ids)
-    scores = _fused(store, judged, ids, raw, records)  # (orientations, candidates)
-    best_orientation = scores.argmax(axis=0)
-    best_score = normalised(scores.max(axis=0), judged.background)
+    weights = _hash_weights(judged, ids, records)
+    scores = fuse(store.specs, raw, weights)  # (orientations, candidates)
+    rows = _reported_rows(store.specs, features, raw, scores, weights, store.settings.min_near_duplicate_score)
+    best_score = normalised(scores[rows, np.arange(len(ids))], judged.background)
     matches = []
     for column in np.argsort(-best_score, kind="stable"):
-        row = int(best_orientation[column])
+        row = int(rows[column])
         evidence = {name: float(values[row, column]) for name, values in raw.items()}
         record = records[ids[column]]
         score = float(best_score[column])
@@ -259,8 +322,10 @@ def compare(
     judged = Judged.of(first_image, settings)
     if store is not None:
         judged.background = _background_in(store, judged, query)
-    scores = fuse(specs, raw, pair_hash_weight(judged.hash_detail, [hash_detail(second_image.image)]))
-    row = int(scores.argmax())
+    weights = pair_hash_weight(judged.hash_detail, [hash_detail(second_image.image)])
+    scores = fuse(specs, raw, weights)
+    row = int(_reported_rows(specs, query, {name: values[:, None] for name, values in raw.items()},
+                             scores[:, None], weights, settings.min_near_duplicate_score)[0])
     score = float(normalised(scores[row], judged.background))
     evidence = {name: float(values[row]) for name, values in raw.items()}
     exact = query.sha256 == other.sha256 or (

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Literal
 
 from .decode import DEFAULT_MAX_BYTES, DEFAULT_MAX_PIXELS
+from .errors import LimitAdvice
 
 CACHE_DIR_ENV = "LOOKALIKE_CACHE_DIR"
 DEFAULT_DB = "lookalike.db"
@@ -18,6 +19,8 @@ DEFAULT_DB = "lookalike.db"
 DEFAULT_FEATURES = ("ahash", "dhash", "phash", "whash", "color", "lbp", "effnet_lite0", "copy_lite0",
                     "copy_lite0_region_tl", "copy_lite0_region_tr", "copy_lite0_region_bl", "copy_lite0_region_br",
                     "copy_lite0_region_c")
+
+DEFAULT_RERANK = ("contest",)  # `rerank.CONTEST_STAGE`, named here so that reading the settings loads no stage code
 
 
 @dataclass(frozen=True)
@@ -32,6 +35,9 @@ class Settings:
     # Decompression-bomb guards (lookalike.decode): 1.5x a 120 MP camera; 200 MB a file.
     max_pixels: int = DEFAULT_MAX_PIXELS
     max_bytes: int = DEFAULT_MAX_BYTES
+    # What a refusal for size tells its reader to do: these fields, by default; the command
+    # line and the server name their own options (see errors.LimitAdvice).
+    limit_advice: LimitAdvice = LimitAdvice()
     # Fused score at and above which a match is a near-duplicate (edited copy) / compare says "same".
     min_near_duplicate_score: float = 0.72
     min_same_score: float = 0.72
@@ -42,8 +48,10 @@ class Settings:
     # Where vectors and metadata live: None = the embedded store at `db`; or
     # "milvus-lite:PATH" / "milvus://HOST:PORT/COLLECTION" (see lookalike.store).
     store: str | None = None
-    # Second-stage re-rankers run on every search's candidates (see lookalike.rerank).
-    rerank: tuple[str, ...] = ()
+    # Second-stage re-rankers run on every search's candidates (see lookalike.rerank): by
+    # default the contest stage, which verifies only candidates contesting the best copy's
+    # place (frames of one video, shots of one burst) and costs nothing otherwise.
+    rerank: tuple[str, ...] = DEFAULT_RERANK
     # A model file from `lookalike train`: a new store adds its learned feature.
     model: Path | None = None
     # Turn the query's CNN features too in every search ("always"), or only when the

@@ -239,6 +239,11 @@ def test_too_many_pixels_is_refused_as_unprocessable(server: RunningServer) -> N
         assert answer.json()["errors"][0]["status"] == 422 and "pixels" in answer.json()["errors"][0]["error"]
         assert_json_error(http.post("/v1/search", files={"file": big}), 422, "pixels")
         assert_json_error(http.post("/v1/compare", files={"first": big, "second": png(300)}), 422, "pixels")
+        # What an HTTP client can do (not "raise max_pixels in Settings"): a smaller image, or the operator's option.
+        advice = "this server takes images of up to 1 megapixels: send a smaller one, or have its operator raise " \
+                 "`lookalike serve --max-megapixels`"
+        assert advice in answer.json()["errors"][0]["error"]
+        assert advice in http.post("/v1/search", files={"file": big}).json()["detail"]
 
 
 def test_labels_are_short_printable_text(server: RunningServer, gallery: Path) -> None:

@@ -458,3 +458,32 @@ def test_keypoint_matches_are_drawn(page: sync_api.Page, gallery: Path, tmp_path
             first.click()
             expect(page.locator("#viewer-explanation")).to_contain_text("another viewpoint")
             assert page.locator("#viewer-matches line.match-line").count() >= 15
+
+
+def test_api_docs_render_offline(page: sync_api.Page, tmp_path: Path) -> None:
+    """/docs draws every operation of the OpenAPI document FastAPI writes (3.1: Swagger UI 4
+    drew "Unable to render this definition"), from files the server itself serves: a request
+    to any other host is recorded and refused, as it would fail on a machine without internet."""
+    requested: list[str] = []
+    foreign: list[str] = []
+
+    def only_this_machine(route: sync_api.Route) -> None:
+        if urlsplit(route.request.url).hostname in ("127.0.0.1", "localhost"):
+            route.continue_()
+        else:
+            foreign.append(route.request.url)
+            route.abort()
+
+    page.on("request", lambda request: requested.append(request.url))
+    page.context.route("**/*", only_this_machine)
+    with serving(tmp_path / "docs.db") as server:
+        page.goto(f"{server.url}/docs")
+        expect(page.locator(".opblock-summary-path[data-path='/v1/search']")).to_be_visible()
+        for path in ("/v1/images", "/v1/compare", "/v1/duplicates", "/v1/neighbors", "/healthz"):
+            expect(page.locator(f".opblock-summary-path[data-path='{path}']").first).to_be_visible()
+        expect(page.locator("#swagger-ui")).not_to_contain_text("Unable to render")
+        page.locator(".opblock-summary-path[data-path='/v1/search']").click()
+        expect(page.locator(".opblock-post.is-open")).to_contain_text("multipart/form-data")
+        page.screenshot(path=tmp_path / "docs.png", full_page=True)
+    assert not foreign, f"/docs asked for files off this machine: {foreign}"
+    assert any(url.endswith("/openapi.json") for url in requested), requested

@@ -7,9 +7,9 @@ from pathlib import Path
 from typing import AsyncIterator
 
 from fastapi import FastAPI
-from fastapi.openapi.docs import get_swagger_ui_html
-from fastapi.responses import FileResponse, HTMLResponse
+from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
+from fastapi_offline import FastAPIOffline
 
 from .. import __version__
 from .config import COMPARE_FILES, MAX_JSON_BYTES, SEARCH_FILES, ServerConfig
@@ -20,6 +20,7 @@ from .routes import collection, images, search
 from .service import Service, remove_abandoned_uploads
 
 STATIC = Path(__file__).parent / "static"
+SWAGGER_UI_FILES = "/swagger"
 
 
 def create_app(config: ServerConfig | None = None) -> FastAPI:
@@ -35,19 +36,22 @@ def create_app(config: ServerConfig | None = None) -> FastAPI:
         yield
         service.close()
 
-    app = FastAPI(
+    # Swagger UI 5 (it reads the OpenAPI 3.1 document FastAPI writes) at /docs, its files
+    # served from the pip-installed fastapi-offline at /swagger: no CDN, the docs work offline.
+    app = FastAPIOffline(
+        docs_url="/docs",
+        redoc_url=None,
+        static_url=SWAGGER_UI_FILES,
         title="lookalike",
         version=__version__,
         description="Search an image collection by image: upload, search, compare, duplicates.",
-        docs_url=None,
-        redoc_url=None,
         lifespan=lifespan,
     )
     app.state.service = service
     for router in (images.router, search.router, collection.router):
         app.include_router(router)
     install_error_handlers(app)
-    _mount_page_and_docs(app)
+    _mount_page(app)
     app.add_middleware(AnswerUnexpectedErrors)
     app.add_middleware(LimitBodySize, limit_for=body_limits(service.config))
     app.add_middleware(RefuseForeignPages, config=service.config)  # before reading any body
@@ -72,23 +76,10 @@ def body_limits(config: ServerConfig) -> BodyLimit:
     return limit_for
 
 
-def _mount_page_and_docs(app: FastAPI) -> None:
-    """The web page at /, and Swagger UI at /docs from a pip-installed bundle (no CDN)."""
-    from swagger_ui_bundle import swagger_ui_path
-
+def _mount_page(app: FastAPI) -> None:
+    """The web page at /, its files at /static."""
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
-    app.mount("/swagger", StaticFiles(directory=swagger_ui_path), name="swagger")
 
     @app.get("/", include_in_schema=False)
     def page() -> FileResponse:
         return FileResponse(STATIC / "index.html", headers={"Cache-Control": "no-cache"})
-
-    @app.get("/docs", include_in_schema=False)
-    def docs() -> HTMLResponse:
-        return get_swagger_ui_html(
-            openapi_url="/openapi.json",
-            title="lookalike API",
-            swagger_js_url="/swagger/swagger-ui-bundle.js",
-            swagger_css_url="/swagger/swagger-ui.css",
-            swagger_favicon_url="/swagger/favicon-32x32.png",
-        )

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import click
 
-from ..settings import Settings
+from ..decode import pillow_allowing
+from ..settings import DEFAULT_RERANK, Settings
 from .config import ALLOWED_HOSTS_ENV, ALLOWED_ORIGINS_ENV, API_KEYS_ENV
 
 
@@ -44,7 +45,7 @@ def serve(ctx: click.Context, host: str, port: int, api_keys: tuple[str, ...], r
         return frozenset(v.strip() for value in values for v in value.split(",") if v.strip())
 
     config = ServerConfig(
-        settings=Settings(store=ctx.obj["store"], rerank=rerank).with_db(ctx.obj["db"]),
+        settings=Settings(store=ctx.obj["store"], rerank=rerank or DEFAULT_RERANK).with_db(ctx.obj["db"]),
         api_keys=listed(api_keys),
         read_open=read_open,
         open_metrics=open_metrics,
@@ -56,6 +57,7 @@ def serve(ctx: click.Context, host: str, port: int, api_keys: tuple[str, ...], r
         max_pixels=max_megapixels * 1_000_000,
     )
     _check_port_free(host, port)
+    ctx.with_resource(pillow_allowing(config.max_pixels))  # this process is ours: our limit is the one in force
     app = create_app(config)
     click.echo(f"lookalike serving {ctx.obj['db']} on http://{host}:{port}/ (API docs at /docs)", err=True)
     if host in ("0.0.0.0", "::", "") and not config.allowed_hosts:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import ipaddress
 from dataclasses import dataclass, field
 
+from ..errors import LimitAdvice
 from ..settings import Settings
 
 API_KEYS_ENV = "LOOKALIKE_API_KEYS"
@@ -57,6 +58,19 @@ class ServerConfig:
     def max_body_bytes(self, files: int) -> int:
         """Cap on a multipart body carrying up to `files` images."""
         return files * self.max_file_bytes + FORM_OVERHEAD_BYTES
+
+    def limit_advice(self) -> LimitAdvice:
+        """What a client refused an image for its size can do: send a smaller one (this
+        server's limits, in the units people choose files by), or have the operator raise
+        the option that sets the limit."""
+        megapixels = f"{self.max_pixels / 1_000_000:g}"
+        megabytes = f"{self.max_file_bytes / 2**20:g}"
+        return LimitAdvice(
+            pixels=f"this server takes images of up to {megapixels} megapixels: send a smaller one, or have its "
+            "operator raise `lookalike serve --max-megapixels`",
+            bytes=f"this server takes files of up to {megabytes} MB: send a smaller one, or have its operator "
+            "raise `lookalike serve --max-upload-mb`",
+        )
 
     def host_allowed(self, host: str) -> bool:
         """`host` is a Host header's name (no port). Loopback names, the bound name, names

@@ -7,12 +7,14 @@ from __future__ import annotations
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from ..errors import CorruptImage, DecodeError, ImageTooLarge, LookalikeError, NotAnImage, NotInCollection
+from ..errors import CorruptImage, DecodeError, FileGone, ImageTooLarge, LookalikeError, NotAnImage, NotInCollection
 
 
 def status_for(error: LookalikeError) -> int:
     if isinstance(error, NotInCollection):
         return 404
+    if isinstance(error, FileGone):
+        return 410
     if isinstance(error, ImageTooLarge):
         # Too many bytes: the request is too large. Too many pixels: the request was fine,
         # the image it carries is refused.

@@ -21,6 +21,7 @@ from typing import IO, Iterable, Iterator, Mapping
 from ..api import Collection
 from ..layout import Layout
 from ..decode import decode_image
+from ..thumbnails import Thumbnails
 from .config import ServerConfig
 from .metrics import Metrics
 
@@ -69,12 +70,14 @@ class ReadWriteLock:
 
 class Service:
     def __init__(self, config: ServerConfig) -> None:
-        settings = replace(config.settings, max_pixels=config.max_pixels, max_bytes=config.max_file_bytes)
+        settings = replace(config.settings, max_pixels=config.max_pixels, max_bytes=config.max_file_bytes,
+                           limit_advice=config.limit_advice())
         self.config = replace(config, settings=settings)
         self.collection = Collection(settings=settings)
         self.lock = ReadWriteLock()
         self.metrics = Metrics()
         self.upload_dir = Layout(settings.db).uploads
+        self.thumbnails = Thumbnails(Layout(settings.db).thumbnails, settings)
         self.duplicates_cache: dict[object, list] = {}
         self._url_secret = (
             hashlib.sha256(b"lookalike-url-signing\0" + "\0".join(sorted(config.api_keys)).encode()).digest()
@@ -115,7 +118,8 @@ class Service:
         """Check that `data` decodes (raising the typed error if not) and write it to a
         temporary file beside its final place, a content-addressed name (the client's file
         name never becomes a path). `PendingUpload.keep` renames it, under the write lock."""
-        decoded = decode_image(data, name, min_side=64, max_pixels=self.config.settings.max_pixels)
+        settings = self.config.settings
+        decoded = decode_image(data, name, min_side=64, max_pixels=settings.max_pixels, advice=settings.limit_advice)
         digest = hashlib.sha256(data).hexdigest()
         folder = self.upload_dir / digest[:2]
         folder.mkdir(parents=True, exist_ok=True)

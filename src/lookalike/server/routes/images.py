@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 import unicodedata
-from io import BytesIO
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import APIRouter, File, Form, HTTPException, Query, UploadFile
+from fastapi import APIRouter, File, Form, HTTPException, Query, Request, UploadFile
 from fastapi.responses import FileResponse, JSONResponse, Response
-from PIL import Image
 
-from ...decode import load_image
 from ...errors import DecodeError, ImageTooLarge
 from ...records import ImageRecord
+from ...thumbnails import SIZES
 from ..config import MAX_LABEL_CHARS
 from ..deps import CanRead, CanWrite, ImageId, ReadableImage, ServiceDep
 from ..errors import status_for
@@ -82,7 +80,7 @@ def _check(service: Service, upload: UploadFile, name: str) -> PendingUpload:
     limit = service.config.max_file_bytes
     data = upload.file.read(limit + 1)
     if len(data) > limit:
-        raise ImageTooLarge(name, len(data), limit, unit="bytes")
+        raise ImageTooLarge(name, len(data), limit, unit="bytes", fix=service.config.settings.limit_advice.bytes)
     return service.check_upload(data, name)
 
 
@@ -146,16 +144,19 @@ def get_image_file(record: ReadableImage) -> FileResponse:
 
 @router.get("/{image_id}/thumbnail", response_class=Response)
 def get_thumbnail(
-    service: ServiceDep, record: ReadableImage, size: Annotated[int, Query(ge=16, le=1024)] = 256
+    request: Request, service: ServiceDep, record: ReadableImage,
+    size: Annotated[int, Query(ge=16, le=SIZES[-1])] = 256,
 ) -> Response:
-    """A JPEG no larger than size x size."""
-    image = load_image(existing_file(record), min_side=size,
-                       max_pixels=service.config.settings.max_pixels).image
-    image.thumbnail((size, size), Image.Resampling.LANCZOS)
-    buffer = BytesIO()
-    image.save(buffer, "JPEG", quality=85)
-    return Response(buffer.getvalue(), media_type="image/jpeg",
-                    headers={"Cache-Control": "private, max-age=3600", "ETag": f'"{record.sha256}-{size}"'})
+    """A JPEG no larger than size x size, made once and then served from the store's
+    thumbnail folder (the sizes the web page asks for, 256 and 1024 as files; any other from
+    the next larger one)."""
+    headers = {"Cache-Control": "private, max-age=86400", "ETag": f'"{record.sha256}-{size}"'}
+    if headers["ETag"] in request.headers.get("if-none-match", ""):
+        return Response(status_code=304, headers=headers)
+    with service.lock.reading():  # a delete waits, then deletes what this made
+        service.collection.get(record.id)
+        thumbnail = service.thumbnails.jpeg(record, size)
+    return Response(thumbnail, media_type="image/jpeg", headers=headers)
 
 
 @router.delete("/{image_id}", status_code=204, dependencies=[CanWrite])
