@@ -109,3 +109,19 @@ def test_without_the_contest_the_other_frames_pass_for_copies(video_collection, 
     crop(0.8)(frames[SOURCE]).save(query, quality=90)
     plain = video_collection.search(query, k=5, rerank=[])
     assert sum(match.tier == "near-duplicate" for match in plain) >= 2
+
+
+def test_who_contests_the_best_copy():
+    t = 0.72
+    # a copy and a rival within range (or called a copy too); the third is neither
+    assert scoring.contenders([0.95, 0.9, 0.6], ["near-duplicate"] * 2 + ["similar"], [0.95, 0.9, 0.6], t) == [0, 1]
+    assert scoring.contenders([0.99, 0.75, 0.5], ["near-duplicate"] * 2 + ["similar"], [0.99, 0.75, 0.5], t) == [0, 1]
+    # one clear copy, or none: nothing to verify
+    assert scoring.contenders([0.95, 0.5], ["near-duplicate", "similar"], [0.95, 0.5], t) == []
+    assert scoring.contenders([0.5, 0.48], ["similar"] * 2, [0.5, 0.48], t) == []
+    assert scoring.contenders([1.0, 0.9], ["exact", "near-duplicate"], [1.0, 0.9], t) == []
+    # look-alikes everywhere: the background kept every frame below a copy's score, the
+    # fused scores before it say they all contest (one alone is worth verifying too)
+    assert scoring.contenders([0.45, 0.44, 0.3], ["similar"] * 3, [0.88, 0.87, 0.6], t) == [0, 1]
+    assert scoring.contenders([0.45, 0.3], ["similar"] * 2, [0.88, 0.6], t) == [0]
+    assert len(scoring.contenders([0.9] * 20, ["near-duplicate"] * 20, [0.9] * 20, t)) == scoring.CONTEST_MAX

@@ -254,8 +254,7 @@ def test_a_sure_copy_alone_is_verified(full_collection: Collection, queries: Pat
     verified = full_collection.search(query, k=3, rerank=KEYPOINTS)
     assert [m.image.id for m in verified] == [m.image.id for m in first_stage]
     assert verified[0].tier == "near-duplicate" and verified[0].explanation["keypoints"]["kind"] == "near-duplicate"
-    contested = scoring.contenders([m.score for m in first_stage], [m.tier for m in first_stage],
-                                   full_collection.settings.min_near_duplicate_score)
+    contested = K.contest_of(first_stage, full_collection.settings.min_near_duplicate_score)
     assert [Path(first_stage[i].image.path).name for i in contested] == ["coffee.png", "coffee-grayscale.jpg"]
     assert verified[1].tier == "near-duplicate" and verified[1].evidence["pixel_agreement"] > 0.9
     assert all("keypoints" not in (m.explanation or {}) for i, m in enumerate(verified) if i not in contested)

@@ -339,7 +339,10 @@ def keypoint_strength(inliers: int, query_coverage: float, candidate_coverage: f
 # --- contested copies: pixel agreement (`rerank.keypoints.alignment`) ----------------------
 # When the first stage's best match is a copy and other candidates score within CONTEST_RANGE
 # of it or are called copies too (at most CONTEST_MAX of them), the frames of one video, the
-# shots of one burst or the tiles of one photo may all pass for the query's source. The
+# shots of one burst or the tiles of one photo may all pass for the query's source; where
+# they all look alike, the background (above) keeps every one of them below a copy's score,
+# the true source included: the fused score before the background then says who contests.
+# The
 # contest stage (on by default: `Settings.rerank`) and the keypoint stage verify those
 # candidates (a tile of the same photo is refuted: no geometry fits), align every verified
 # copy on the query and count the query's textured blocks (AGREEMENT_BLOCK pixels square at
@@ -359,15 +362,25 @@ AGREEMENT_MIN_CORRELATION = 0.6
 AGREEMENT_MARGIN = 0.05
 
 
-def contenders(scores: Sequence[float], tiers: Sequence[Tier], min_near_duplicate: float) -> list[int]:
-    """The positions (best first) a contest verifies: none unless the best match is a
-    near-duplicate; else every non-exact match among the first CONTEST_MAX that scores within
-    CONTEST_RANGE of it or is called a copy too, when there are two or more."""
-    if not scores or tiers[0] != "near-duplicate" or scores[0] < min_near_duplicate:
+def contenders(scores: Sequence[float], tiers: Sequence[Tier], unjudged: Sequence[float],
+               min_near_duplicate: float) -> list[int]:
+    """The positions (best first) a contest verifies, from each match's score, tier and
+    fused score before the background judged it (`unjudged`). None unless the best match is
+    a copy, or would be but for the background (a collection of look-alikes: every frame of
+    a fixed camera scores like a copy, so none is called one; the keypoints decide); else
+    every non-exact match among the first CONTEST_MAX that scores within CONTEST_RANGE of the
+    best, or is (or but for the background would be) called a copy too, when there are two or
+    more, or one that only the background kept from being a copy."""
+    if not scores or tiers[0] == "exact":
+        return []
+    called = tiers[0] == "near-duplicate"
+    hidden = not called and unjudged[0] >= min_near_duplicate
+    if not called and not hidden:
         return []
     floor = min(scores[0] - CONTEST_RANGE, min_near_duplicate)
-    chosen = [i for i in range(min(CONTEST_MAX, len(scores))) if tiers[i] != "exact" and scores[i] >= floor]
-    return chosen if len(chosen) >= 2 else []
+    chosen = [i for i in range(min(CONTEST_MAX, len(scores)))
+              if tiers[i] != "exact" and (scores[i] >= floor or unjudged[i] >= min_near_duplicate)]
+    return chosen if len(chosen) >= (2 if called else 1) else []
 
 
 def outvoted(agreement: float, best: float) -> bool:

@@ -31,6 +31,7 @@ from .stage import (
     EVIDENCE_REGION,
     MAX_PAIRS_SHOWN,
     KeypointReranker,
+    contest_of,
     describe,
     explain,
     precompute,
@@ -41,7 +42,7 @@ from .stage import (
 __all__ = [
     "DECODE_MIN_SIDE", "EVIDENCE_COVERAGE", "EVIDENCE_INLIERS", "EVIDENCE_QUERY_COVERAGE",
     "EVIDENCE_REGION", "MAX_PAIRS_SHOWN",
-    "WORK_SIDE", "Agreement", "ContestReranker", "FeatureCache", "KeypointReranker", "pixel_agreement",
+    "WORK_SIDE", "Agreement", "ContestReranker", "FeatureCache", "KeypointReranker", "contest_of", "pixel_agreement",
     "LocalFeatures", "Verification", "default_method", "describe", "explain", "extract_features", "feature_cache", "feature_key",
     "kind", "precompute", "reason", "rescore", "strength", "verify", "verify_images", "verify_pair",
 ]

@@ -11,8 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Sequence
 
 from .. import CONTEST_STAGE, register_reranker
-from ...scoring import contenders
-from .stage import KeypointReranker
+from .stage import KeypointReranker, contest_of
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -34,4 +33,4 @@ class ContestReranker(KeypointReranker):
         """Nothing: only contested candidates are ever described, when first contested."""
 
     def _to_verify(self, matches: list["Match"], min_near_duplicate: float) -> tuple[list[int], list[int], list[int]]:
-        return contenders([m.score for m in matches], [m.tier for m in matches], min_near_duplicate), [], []
+        return contest_of(matches, min_near_duplicate), [], []

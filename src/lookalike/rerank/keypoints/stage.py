@@ -209,7 +209,7 @@ class KeypointReranker(Reranker):
         proposed by windows of the query), each best first. Contenders for the best match's
         place (`scoring.contenders`) are always verified."""
         usual = self._usual(matches)
-        rivals = contenders([m.score for m in matches], [m.tier for m in matches], min_near_duplicate)
+        rivals = contest_of(matches, min_near_duplicate)
         if self._sure(matches):
             # a copy, a crop or another view: the keypoints tell which (even the hashes cannot
             # tell a recompressed copy from the next frame of a video); nothing more to verify
@@ -362,6 +362,13 @@ _KIND_RANK = {"near-duplicate": 2, "same-object": 1, None: 0}
 
 def _better(first: Verification, second: Verification) -> bool:
     return (_KIND_RANK[first.kind], first.inliers) > (_KIND_RANK[second.kind], second.inliers)
+
+
+def contest_of(matches: list["Match"], min_near_duplicate: float) -> list[int]:
+    """`scoring.contenders` of the first stage's matches (their fused score before the
+    background judged it is in the explanation `search` gives, when the background moved it)."""
+    unjudged = [float(((m.explanation or {}).get("background") or {}).get("fused", m.score)) for m in matches]
+    return contenders([m.score for m in matches], [m.tier for m in matches], unjudged, min_near_duplicate)
 
 
 def _aligned(evidence: Verification | None) -> bool:
