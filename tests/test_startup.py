@@ -64,3 +64,15 @@ def test_help_loads_no_model_server_or_index_library() -> None:
 def test_info_and_remove_load_no_model_or_server(store: Path, gallery: Path) -> None:
     assert heavy_imports(imports_of("--db", str(store), "info"), MODEL_AND_SERVER) == {}
     assert heavy_imports(imports_of("--db", str(store), "remove", str(gallery / "moon.png")), MODEL_AND_SERVER) == {}
+
+
+def test_a_search_loads_the_model_runtime_but_not_its_converter(tmp_path: Path, gallery: Path) -> None:
+    """A search runs the converted model with onnxruntime: onnx (the converter, the heaviest
+    import of all) and scipy load only when a model is converted or a stage needs them."""
+    db = tmp_path / "full.db"
+    with Collection(settings=Settings(db=db)) as collection:  # converts the models into the cache first
+        collection.index([gallery / "coffee.png", gallery / "rocket.png"])
+    imports = imports_of("--db", str(db), "search", str(gallery / "coffee.png"))
+    assert any(module == "onnxruntime" for _, module in imports)
+    assert heavy_imports(imports, ("onnx", "scipy", "cv2", "fastapi", "starlette", "torch", "skimage",
+                                   "matplotlib")) == {}

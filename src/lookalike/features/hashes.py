@@ -38,11 +38,26 @@ def difference_hash_bits(grid: np.ndarray) -> np.ndarray:
     return grid[:, 1:] > grid[:, :-1]
 
 
-def low_frequencies(grid: np.ndarray) -> np.ndarray:
-    """The 8x8 lowest frequencies of the grid's orthonormal 2-D DCT (type II)."""
-    from scipy.fft import dctn  # here, not at the top: importing scipy.fft takes ~0.25 s, only hashing needs it
+def dct_rows(size: int, count: int) -> np.ndarray:
+    """The first `count` rows of the orthonormal DCT-II matrix of order `size`."""
+    frequency, position = np.arange(count)[:, None], np.arange(size)[None, :]
+    rows = np.sqrt(2.0 / size) * np.cos(np.pi * (2 * position + 1) * frequency / (2 * size))
+    rows[0] /= np.sqrt(2.0)
+    return rows
 
-    return dctn(grid, type=2, norm="ortho")[:_SIDE, :_SIDE]
+
+# The 8 lowest frequencies of a 32-point DCT: two small matrix products give the 8x8 corner of
+# the 2-D transform without importing scipy.fft (~0.25-1 s, most of a cold search's start-up).
+# Checked against scipy.fft.dctn on 292 real pictures, upright and turned: the same 64 bits.
+_PHASH_GRID = 32
+_DCT_ROWS = dct_rows(_PHASH_GRID, _SIDE)
+
+
+def low_frequencies(grid: np.ndarray) -> np.ndarray:
+    """The 8x8 lowest frequencies of the grid's (32x32) orthonormal 2-D DCT (type II)."""
+    rows = _DCT_ROWS if grid.shape == (_PHASH_GRID, _PHASH_GRID) else dct_rows(grid.shape[0], _SIDE)
+    columns = rows if grid.shape[0] == grid.shape[1] else dct_rows(grid.shape[1], _SIDE)
+    return rows @ grid.astype(np.float64) @ columns.T
 
 
 def perceptual_hash_bits(grid: np.ndarray) -> np.ndarray:

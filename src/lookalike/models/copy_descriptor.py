@@ -18,10 +18,12 @@ from __future__ import annotations
 import importlib.resources
 import json
 from collections.abc import Mapping
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import numpy as np
-import onnx
+
+if TYPE_CHECKING:
+    import onnx
 
 from .efficientnet_lite import INPUT_NAME, GraphBuilder, infer_block_configs, write_feature_map
 

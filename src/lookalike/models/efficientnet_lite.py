@@ -20,10 +20,12 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 import numpy as np
-import onnx
+
+if TYPE_CHECKING:
+    import onnx
 
 from .onnx_writer import GraphWriter
 

@@ -10,8 +10,12 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
+from typing import TYPE_CHECKING
+
 import numpy as np
-import onnx
+
+if TYPE_CHECKING:
+    import onnx
 
 from .copy_descriptor import build_copy_descriptor_onnx
 from .efficientnet_lite import build_efficientnet_lite_onnx
@@ -19,7 +23,7 @@ from .efficientnet_lite import build_efficientnet_lite_onnx
 __all__ = ["MODELS", "ModelSpec", "UnknownModelError", "get_model_spec"]
 
 #: ``builder(state_dict, image_size) -> onnx.ModelProto``
-OnnxBuilder = Callable[[Mapping[str, np.ndarray], int], onnx.ModelProto]
+OnnxBuilder = Callable[[Mapping[str, np.ndarray], int], "onnx.ModelProto"]
 
 
 @dataclass(frozen=True)
