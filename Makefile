@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 DEMO := demo-data
 LOOKALIKE := $(BIN)/lookalike --db $(DEMO)/lookalike.db
 
-.PHONY: demo test screenshots bench bench-copies bench-crops bench-scale bench-train train-copy-model install browser test-data clean
+.PHONY: demo test screenshots bench bench-copies bench-crops bench-scale bench-startup bench-train train-copy-model install browser test-data clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -78,6 +78,12 @@ bench-crops: $(VENV)/.test-installed test-data
 # `make bench` measures the same within its speed part; this runs only those figures.
 bench-scale: $(VENV)/.test-installed
 	$(BIN)/python -m bench.scale
+
+# Issue 20: start-up of `lookalike --help`, `info` and `remove` next to a bare numpy + Pillow
+# import, a cold `search` on 10,000 images (the speed benchmark's stores, built if missing)
+# and cached thumbnails from `lookalike serve`. Also part of `make bench`.
+bench-startup: $(VENV)/.test-installed test-data
+	$(BIN)/python -m bench.startup
 
 # Long: trains siamese / autoencoder / texture models on Fashion-MNIST and real photos and
 # rewrites the before/after table in docs/training.md.

@@ -1,0 +1,5 @@
+"""`python -m bench.startup`: see `bench.startup.benchmark`."""
+
+from .benchmark import main
+
+main()
