@@ -210,8 +210,9 @@ def remove_command(ctx: click.Context, keys: tuple[str, ...], as_json: bool) -> 
 @click.argument("image", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("-k", default=10, show_default=True, type=click.IntRange(1, 10_000), help="How many results.")
 @click.option("--min-score", default=0.0, show_default=True, type=click.FloatRange(0, 1))
-@click.option("--rerank", multiple=True, help="Second-stage re-ranker to run on the candidates (repeatable), "
-              "e.g. keypoints: verify crops, pastes and other views of the same object.")
+@click.option("--rerank", multiple=True, help="Second-stage re-ranker to run on the candidates (repeatable; "
+              "replaces the default, contest), e.g. keypoints: verify crops, pastes and other views of the same "
+              "object (it settles contested copies too).")
 @click.option("--explain", is_flag=True, help="Say why each result matched: features, and with --rerank keypoints "
               "the verified keypoints and the region of the stored image they cover.")
 @click.option("--json", "as_json", is_flag=True)

@@ -26,8 +26,9 @@ from .config import ALLOWED_HOSTS_ENV, ALLOWED_ORIGINS_ENV, API_KEYS_ENV
 @click.option("--max-upload-mb", default=50, show_default=True, type=click.IntRange(1, 10_000), help="Bytes per uploaded file.")
 @click.option("--max-files", default=100, show_default=True, type=click.IntRange(1, 100_000), help="Files per upload request.")
 @click.option("--max-megapixels", default=100, show_default=True, type=click.IntRange(1, 10_000), help="Pixels per image.")
-@click.option("--rerank", multiple=True, help="Second-stage re-ranker for every search (repeatable), e.g. keypoints: "
-              "crops and other views verified, explained on the page with lines between matched points.")
+@click.option("--rerank", multiple=True, help="Second-stage re-ranker for every search (repeatable; replaces the "
+              "default, contest), e.g. keypoints: crops and other views verified, explained on the page with lines "
+              "between matched points.")
 @click.pass_context
 def serve(ctx: click.Context, host: str, port: int, api_keys: tuple[str, ...], read_open: bool, open_metrics: bool,
           allow_hosts: tuple[str, ...], allow_origins: tuple[str, ...], max_upload_mb: int, max_files: int,
