@@ -25,26 +25,26 @@ FRAMES = (40, 48, 56, 64, 72)  # every 8th frame: people walk a few steps betwee
 SOURCE = 56
 
 
-def _frames() -> dict[int, Image.Image]:
+def read_frames(wanted: tuple[int, ...]) -> dict[int, Image.Image]:
     capture = cv2.VideoCapture(str(debian_file(VIDEO, "opencv-doc")))
     frames, index = {}, 0
     try:
-        while index <= max(FRAMES):
+        while index <= max(wanted):
             ok, frame = capture.read()
             if not ok:
                 break
-            if index in FRAMES:
+            if index in wanted:
                 frames[index] = Image.fromarray(cv2.cvtColor(frame, cv2.COLOR_BGR2RGB))
             index += 1
     finally:
         capture.release()
-    assert sorted(frames) == list(FRAMES)
+    assert sorted(frames) == sorted(wanted)
     return frames
 
 
 @pytest.fixture(scope="module")
 def frames() -> dict[int, Image.Image]:
-    return _frames()
+    return read_frames(FRAMES)
 
 
 @pytest.fixture(scope="module")
@@ -125,3 +125,23 @@ def test_who_contests_the_best_copy():
     assert scoring.contenders([0.45, 0.44, 0.3], ["similar"] * 3, [0.88, 0.87, 0.6], t) == [0, 1]
     assert scoring.contenders([0.45, 0.3], ["similar"] * 2, [0.88, 0.6], t) == [0]
     assert len(scoring.contenders([0.9] * 20, ["near-duplicate"] * 20, [0.9] * 20, t)) == scoring.CONTEST_MAX
+
+
+def test_a_contest_reaches_past_its_first_contenders(tmp_path):
+    """Turned, every one of 20 frames scores like a copy (more than one round of contenders):
+    the outvoted make room, the next ones are contested in turn, and only the source stays a
+    copy among the results."""
+    many = read_frames(tuple(range(0, 160, 8)))
+    folder = tmp_path / "frames"
+    folder.mkdir()
+    for index, frame in many.items():
+        frame.save(folder / f"frame-{index:04d}.png")
+    query = tmp_path / "query.jpg"
+    many[80].transpose(Image.Transpose.ROTATE_90).save(query, quality=85)
+    with Collection(tmp_path / "many.db") as collection:
+        collection.index([folder])
+        plain = collection.search(query, k=10, rerank=[])
+        matches = collection.search(query, k=10)
+    assert sum(match.tier == "near-duplicate" for match in plain) == 10  # all ten results
+    assert Path(matches[0].image.path).name == "frame-0080.png" and matches[0].tier == "near-duplicate"
+    assert [match.tier for match in matches[1:]].count("near-duplicate") == 0, [(m.image.path, m.score) for m in matches]

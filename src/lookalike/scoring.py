@@ -355,6 +355,9 @@ def keypoint_strength(inliers: int, query_coverage: float, candidate_coverage: f
 # tests/test_contest.py checks it on other frames of vtest.avi.)
 CONTEST_RANGE = 0.1
 CONTEST_MAX = 12
+# When a contest outvotes its contenders, the copies ranked below them come up: they are
+# contested in turn, for at most CONTEST_ROUNDS rounds in all (a hundred frames of one video).
+CONTEST_ROUNDS = 3
 AGREEMENT_SIDE = 256
 AGREEMENT_BLOCK = 16
 AGREEMENT_MIN_TEXTURE = 4.0

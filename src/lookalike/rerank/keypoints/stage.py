@@ -63,6 +63,7 @@ from .. import KEYPOINTS_STAGE, Reranker, register_reranker
 from .cache import FeatureCache, feature_cache
 from ...scoring import (
     AGREEMENT_SIDE,
+    CONTEST_ROUNDS,
     KEYPOINT_CONFIDENT,
     NEAR_DUPLICATE_MIN_INLIERS,
     contenders,
@@ -138,6 +139,7 @@ class KeypointReranker(Reranker):
         self.cache = cache if cache is not None else (feature_cache(runtime) if runtime is not None else None)
         self.workers = workers
         self.verifications: dict[int, Verification] = {}  # image id -> evidence, for this search
+        self.agreements: dict[int, Agreement | None] = {}  # image id -> pixel agreement, for this search
 
     @property
     def method(self) -> str:
@@ -201,8 +203,16 @@ class KeypointReranker(Reranker):
         if rest and chosen and rescored[chosen[0]].score < matches[chosen[0]].score and rescored[chosen[0]].tier == "similar":
             verify_all(rest[:self.fallback])  # the confident best match was refuted: look further
         self._settle_contest(store, query, rescored, threshold)
-        order = sorted(range(len(rescored)), key=lambda i: -rescored[i].score)  # stable: ties keep their order
-        return [rescored[i] for i in order]
+        for _ in range(CONTEST_ROUNDS - 1):
+            # the outvoted made room: copies the first round did not reach now rank high
+            order = _best_first(rescored)
+            newcomers = [order[j] for j in contest_of([rescored[i] for i in order], threshold)
+                         if rescored[order[j]].image.id not in self.verifications]
+            if not newcomers:
+                break
+            verify_all(newcomers)
+            self._settle_contest(store, query, rescored, threshold)
+        return [rescored[i] for i in _best_first(rescored)]
 
     def _to_verify(self, matches: list["Match"], min_near_duplicate: float) -> tuple[list[int], list[int], list[int]]:
         """(positions to verify, positions to verify if the best is refuted, the positions
@@ -237,11 +247,15 @@ class KeypointReranker(Reranker):
             rescored[i] = contested(rescored[i], agreement, best, threshold)
 
     def _agreement(self, store: "Store", query: "QueryImage", match: "Match") -> Agreement | None:
+        if match.image.id in self.agreements:
+            return self.agreements[match.image.id]
         evidence = self.verifications[match.image.id]
         decoded = self._stored_image(match.image, store.settings, AGREEMENT_SIDE)
-        if decoded is None or evidence.homography is None:
-            return None
-        return pixel_agreement(query.image, decoded.image, evidence.homography, (decoded.width, decoded.height))
+        found = None
+        if decoded is not None and evidence.homography is not None:
+            found = pixel_agreement(query.image, decoded.image, evidence.homography, (decoded.width, decoded.height))
+        self.agreements[match.image.id] = found
+        return found
 
     def _own_cache(self) -> FeatureCache:
         if self.cache is None:
@@ -362,6 +376,10 @@ _KIND_RANK = {"near-duplicate": 2, "same-object": 1, None: 0}
 
 def _better(first: Verification, second: Verification) -> bool:
     return (_KIND_RANK[first.kind], first.inliers) > (_KIND_RANK[second.kind], second.inliers)
+
+
+def _best_first(matches: list["Match"]) -> list[int]:
+    return sorted(range(len(matches)), key=lambda i: -matches[i].score)  # stable: ties keep their order
 
 
 def contest_of(matches: list["Match"], min_near_duplicate: float) -> list[int]:
