@@ -116,18 +116,25 @@ SOURCES_USED = {
 }
 
 
+def blank(image: Image.Image) -> bool:
+    """Whether the picture's grey levels vary less than BLANK_STD: a fade, a plain fill."""
+    return bool(np.asarray(image.convert("L"), dtype=np.float32).std() < BLANK_STD)
+
+
 def shrink(image: Image.Image, side: int = LONG_SIDE) -> Image.Image:
     return ImageOps.contain(image, (side, side), Image.Resampling.LANCZOS) if max(image.size) > side else image
 
 
 def split(items: list[Item], plan: Plan) -> tuple[list[Item], list[Item]]:
     """Sources spread evenly over the items; distractors evenly over the rest. A picture
-    met again (a symlink, a file shipped twice) is dropped: a twin is a copy, not a negative."""
+    met again (a symlink, a file shipped twice) is dropped: a twin is a copy, not a negative.
+    So is a blank one (MATE's Silk and Flow flatten to plain white): two blank pictures are
+    the same picture, and a copy of one is a copy of the other."""
     seen: set[str] = set()
     unique = []
     for item in items:
         digest = hashlib.sha256(item.image.tobytes()).hexdigest()
-        if digest not in seen:
+        if digest not in seen and not blank(item.image):
             seen.add(digest)
             unique.append(item)
     items = unique
