@@ -98,7 +98,9 @@ def test_lookalike_calls_the_identical_copy_and_names_the_neighbour(tiny):
         if query.edit == "identical":
             assert answer.source_tier in COPY_TIERS
         assert answer.negative in {item.name for item in tiny.items} - {tiny.sources[query.source].name}
-    assert answers[0].negative == tiny.distractors[0].name
+    # The next sampled frame passes for a copy in the first stage; the default contest stage
+    # verifies it (the camera moved: another view, same-object), so no non-copy is called one.
+    assert answers[0].negative_tier not in COPY_TIERS
 
 
 @needs_video

@@ -392,7 +392,9 @@ def outvoted(agreement: float, best: float) -> bool:
     return agreement < best - AGREEMENT_MARGIN
 
 
-def outvoted_score(agreement: float, best: float, min_near_duplicate: float) -> float:
-    """An outvoted copy's score: in the same-object band, higher the closer it came."""
-    low, high = same_object_band(min_near_duplicate)
-    return low + (high - low) * max(0.0, min(1.0, agreement / best if best > 0 else 0.0))
+def outvoted_score(score: float, agreement: float, best: float, min_near_duplicate: float) -> float:
+    """An outvoted copy's score: at the top of the same-object band (another shot of the
+    scene still ranks above mere look-alikes), lower the less it reproduces, and never above
+    its first-stage score."""
+    _, high = same_object_band(min_near_duplicate)
+    return min(score, high - BAND_MARGIN * (1.0 - (agreement / best if best > 0 else 0.0)))

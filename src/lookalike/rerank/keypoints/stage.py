@@ -402,7 +402,7 @@ def contested(match: "Match", agreement: Agreement, best: float, min_near_duplic
     found = dict((match.explanation or {}).get("keypoints") or {})
     found["reason"] = (f"aligned, it reproduces {agreement.share:.0%} of the query's detail where the best copy "
                        f"reproduces {best:.0%}: another shot of the same scene, not the query's source")
-    return replace(match, evidence=numbers, score=outvoted_score(agreement.share, best, min_near_duplicate),
+    return replace(match, evidence=numbers, score=outvoted_score(match.score, agreement.share, best, min_near_duplicate),
                    tier="same-object", explanation={**(match.explanation or {}), "keypoints": found})
 
 
