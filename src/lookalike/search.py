@@ -2,8 +2,8 @@
 
 Search is two stages: candidates from the hash and embedding indexes (each queried with
 the query in all eight orientations), then every candidate re-scored exactly on every
-feature and fused (`lookalike.scoring`), keeping each candidate's best orientation, where
-the features that see the turn vouch for it (`_reported_rows`; upright otherwise).
+feature and fused (`lookalike.scoring`), keeping each candidate's best orientation (reported
+as turned only where the features that see the turn vouch for it: `_reported_rows`).
 
 The CNN features of the turned query cost one CNN pass per rotation, most of a query's
 time, and matter only for a turned copy that the hashes do not see (turned and cropped,
@@ -245,24 +245,27 @@ def _turn_evident(specs: Sequence[FeatureSpec], features: QueryFeatures, raw: di
 
 def _scored(store: Store, judged: Judged, features: QueryFeatures, ids: list[int],
             raw: dict[str, np.ndarray] | None = None) -> list[Match]:
-    """Every candidate scored on every feature in its orientation (`_reported_rows`: its best
-    one, unless no feature that sees the turn vouches for it), against the query's
-    background, best first."""
+    """Every candidate scored on every feature in its best orientation, against the query's
+    background, best first; the orientation reported is that one only where the features
+    that see the turn vouch for it (`_reported_rows`), else upright (or the rotation a
+    mirror image stands for): a crop's chance lead in a turned orientation moves neither
+    its score nor its rank, only the words."""
     raw = _similarities(store, features, ids) if raw is None else raw
     records = store.images(ids)
     weights = _hash_weights(judged, ids, records)
     scores = fuse(store.specs, raw, weights)  # (orientations, candidates)
-    rows = _reported_rows(store.specs, features, raw, scores, weights, store.settings.min_near_duplicate_score)
-    best_score = normalised(scores[rows, np.arange(len(ids))], judged.background)
+    best_rows = scores.argmax(axis=0)
+    reported = _reported_rows(store.specs, features, raw, scores, weights, store.settings.min_near_duplicate_score)
+    best_score = normalised(scores.max(axis=0), judged.background)
     matches = []
     for column in np.argsort(-best_score, kind="stable"):
-        row = int(rows[column])
+        row = int(best_rows[column])
         evidence = {name: float(values[row, column]) for name, values in raw.items()}
         record = records[ids[column]]
         score = float(best_score[column])
         exact = judged.exact(record, features.sha256, upright=row == 0)
         tier = tier_of(score, exact, store.settings.min_near_duplicate_score)
-        matches.append(Match(record, score, tier, features.orientations[row], evidence,
+        matches.append(Match(record, score, tier, features.orientations[int(reported[column])], evidence,
                              explanation=_explanation(store.specs, evidence, judged.background,
                                                       float(scores[row, column]))))
     return matches
@@ -324,8 +327,9 @@ def compare(
         judged.background = _background_in(store, judged, query)
     weights = pair_hash_weight(judged.hash_detail, [hash_detail(second_image.image)])
     scores = fuse(specs, raw, weights)
-    row = int(_reported_rows(specs, query, {name: values[:, None] for name, values in raw.items()},
-                             scores[:, None], weights, settings.min_near_duplicate_score)[0])
+    row = int(scores.argmax())
+    reported = int(_reported_rows(specs, query, {name: values[:, None] for name, values in raw.items()},
+                                  scores[:, None], weights, settings.min_near_duplicate_score)[0])
     score = float(normalised(scores[row], judged.background))
     evidence = {name: float(values[row]) for name, values in raw.items()}
     exact = query.sha256 == other.sha256 or (
@@ -334,7 +338,7 @@ def compare(
     tier = tier_of(score, exact, settings.min_near_duplicate_score)
     threshold = settings.min_same_score
     verdict = verdict_of(score, tier, threshold)
-    result = Comparison(score, verdict, tier, threshold, query.orientations[row], evidence,
+    result = Comparison(score, verdict, tier, threshold, query.orientations[reported], evidence,
                         probability=_probability(specs, evidence, runtime))
     for stage in stages:
         result = stage.compare(first_image.image, second_image.image, result, settings)
