@@ -105,7 +105,7 @@ COPY_MODEL := src/lookalike/models/weights/copy_lite0.npz
 train-copy-model: $(VENV)/.test-installed
 	@missing=$$(for p in $(COPY_TRAIN_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
 	if [ -n "$$missing" ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; fi
-	$(BIN)/lookalike train copy-descriptor $(COPY_TRAIN_SOURCES) --idx /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz --out $(COPY_MODEL) --steps 2000 $(COPY_TRAIN_FLAGS)
+	$(BIN)/lookalike train copy-descriptor $(COPY_TRAIN_SOURCES) --idx /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz --out $(COPY_MODEL) --steps 1000 $(COPY_TRAIN_FLAGS)
 
 clean:
 	rm -rf $(VENV) $(DEMO) .pytest_cache

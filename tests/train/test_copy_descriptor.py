@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 import pytest
+from PIL import Image
 
 pytest.importorskip("torch")
 
@@ -120,3 +121,28 @@ def test_views_include_frames_and_stay_pictures(sources):
     views = [strong_view(image, rng) for _ in range(30)]
     assert all(view.mode == "RGB" and min(view.size) >= 8 for view in views)
     assert len({view.size for view in views}) > 5  # crops, frames and rescales differ
+
+
+def test_sibling_windows_are_two_pictures_of_one_scene_that_share_no_pixel():
+    """Hard negatives: windows of the two sides of one photo split at a random place."""
+    from lookalike.train.copy.run import batch_pictures
+
+    photo = sample_image("astronaut").convert("RGB")
+    marked = np.asarray(photo).copy()
+    rows, columns = np.indices(marked.shape[:2])
+    marked[..., 0], marked[..., 1] = columns % 256, columns // 256  # each pixel names its column
+    marked[..., 2] = rows % 256
+    source = Source("astronaut", Image.fromarray(marked), large=True)
+
+    def places(picture: Image.Image) -> set[tuple[int, int]]:
+        pixels = np.asarray(picture).astype(int)
+        return set(zip((pixels[..., 0] + 256 * pixels[..., 1]).ravel().tolist(), pixels[..., 2].ravel().tolist()))
+
+    for seed in range(5):
+        first, second = source.siblings(np.random.default_rng(seed))
+        assert min(first.size + second.size) >= 64
+        assert not places(first) & places(second)
+    smalls = [Source(f"s{i}", photo.resize((64, 64)), large=False) for i in range(40)]
+    larges = [Source(f"l{i}", photo, large=True) for i in range(20)]
+    config = RunConfig(batch=16, sibling_share=0.25)
+    assert len(batch_pictures(larges + smalls, config, np.random.default_rng(0))) == 16

@@ -183,10 +183,13 @@ def _train_and_report(folder: Path, label_from: str | None, holdout: float, spli
               help="Where the run's checkpoint lives (default: the cache directory); an interrupted run resumes it.")
 @click.option("--threads", default=2, show_default=True, type=click.IntRange(1),
               help="CPU threads for the network (1 trains faster when other work shares the cores).")
+@click.option("--sibling-share", default=0.0, show_default=True, type=click.FloatRange(0, 0.5),
+              help="Share of each batch drawn as pairs of windows from the two halves of one photo "
+                   "(hard negatives: alike, never copies).")
 @_SEED
 @_QUIET
 def copy_descriptor(folders: tuple[Path, ...], idx_files: tuple[Path, ...], out: Path, steps: int, batch: int,
-                    checkpoint: Path | None, threads: int, seed: int, quiet: bool) -> None:
+                    checkpoint: Path | None, threads: int, sibling_share: float, seed: int, quiet: bool) -> None:
     """Train a copy descriptor (EfficientNet-Lite0's last blocks, GeM, projection) on the
     pictures under FOLDERS (folders or single files): edited copies must find their picture among look-alikes.
     Resumable: run the same command again after a stop.
@@ -197,7 +200,7 @@ def copy_descriptor(folders: tuple[Path, ...], idx_files: tuple[Path, ...], out:
     from ..settings import Settings
     from .copy.run import RunConfig, run_training
 
-    config = RunConfig(steps=steps, batch=batch, seed=seed, threads=threads)
+    config = RunConfig(steps=steps, batch=batch, seed=seed, threads=threads, sibling_share=sibling_share)
     checkpoint = checkpoint or Settings().cache_root() / "train" / "copy-descriptor.ckpt"
     card = run_training(folders, idx_files, out, config, checkpoint, _log(not quiet))
     click.echo(json.dumps(card["heldout"], indent=2))

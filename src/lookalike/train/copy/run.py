@@ -52,7 +52,10 @@ class RunConfig:
     weight_decay: float = 1e-4
     temperature: float = TEMPERATURE
     koleo_weight: float = KOLEO_WEIGHT
-    sibling_share: float = 0.25  # of a batch: pairs of sibling windows of one photo (hard negatives)
+    # of a batch: pairs of sibling windows of one photo (hard negatives). The shipped weights
+    # use none; 0.25 with 2000 steps gained 0.012 raw recall@1 on the copy benchmark's hard
+    # galleries but lost the windows' behaviour the tests pin (docs/copy-descriptor.md).
+    sibling_share: float = 0.0
     gem_power: float = GEM_POWER
     seed: int = 0
     checkpoint_every: int = 100
@@ -101,9 +104,9 @@ def batch_pictures(sources: Sequence[Source], config: RunConfig, rng: np.random.
     from_small = min(len(small), config.batch - from_large)
     pairs = min(round(config.batch * config.sibling_share) // 2, from_large // 2)
     chosen = [large[int(i)] for i in rng.choice(len(large), size=from_large - pairs, replace=False)]
+    wholes = [small[int(i)] for i in rng.choice(len(small), size=from_small, replace=False)]
     pictures = [picture for source in chosen[:pairs] for picture in source.siblings(rng)]
-    pictures += [source.instance(rng) for source in chosen[pairs:]]
-    return pictures + [small[int(i)].instance(rng) for i in rng.choice(len(small), size=from_small, replace=False)]
+    return pictures + [source.instance(rng) for source in chosen[pairs:] + wholes]
 
 
 def train(sources: Sequence[Source], config: RunConfig, checkpoint: Path, log: Log | None = None,
