@@ -146,7 +146,7 @@ def run(data_dir: Path, docs_dir: Path, quick: bool = False, runs: int | None = 
     started = time.perf_counter()
     load_before = os.getloadavg()
     log(f"load average before: {', '.join(f'{x:.2f}' for x in load_before)}")
-    data_dir = Path(data_dir)
+    data_dir = Path(data_dir).resolve()  # the commands run in a scratch folder: every path they get is absolute
     root = data_dir / "startup"
     scratch = root / "scratch"
     scratch.mkdir(parents=True, exist_ok=True)
