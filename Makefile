@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 DEMO := demo-data
 LOOKALIKE := $(BIN)/lookalike --db $(DEMO)/lookalike.db
 
-.PHONY: demo test screenshots bench bench-copies bench-crops bench-scale bench-startup bench-train train-copy-model install browser test-data clean
+.PHONY: demo test screenshots bench bench-copies bench-crops bench-scale bench-startup bench-video bench-train train-copy-model install browser test-data clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -15,11 +15,11 @@ $(BIN)/python:
 # the benchmark code with its peers (imagededup with --no-deps: its hashing needs none of its
 # torch dependencies).
 $(VENV)/.installed: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e .
+	$(BIN)/python -m pip install --quiet -e '.[formats,video]'
 	touch $@
 
 $(VENV)/.test-installed: $(VENV)/.installed
-	$(BIN)/python -m pip install --quiet -e '.[test,train,bench]'
+	$(BIN)/python -m pip install --quiet -e '.[test,train,bench,formats,video]'
 	$(BIN)/python -m pip install --quiet --no-deps 'imagededup==0.3.3.post2'
 	touch $@
 
@@ -74,16 +74,24 @@ bench-copies: $(VENV)/.test-installed test-data
 bench-crops: $(VENV)/.test-installed test-data
 	$(BIN)/python -m bench.crops
 
-# A million items on one machine: peak RSS serving, index recall and latency, duplicates.
+# A million items on one machine: peak RSS serving, index recall and latency, duplicates;
+# then indexing into a real Milvus server in one process and on a Dask cluster of 1 and 2
+# workers, and the cluster size for 100 million images (bench.cluster).
 # `make bench` measures the same within its speed part; this runs only those figures.
 bench-scale: $(VENV)/.test-installed
 	$(BIN)/python -m bench.scale
+	$(BIN)/python -m bench.cluster
 
 # Issue 20: start-up of `lookalike --help`, `info` and `remove` next to a bare numpy + Pillow
 # import, a cold `search` on 10,000 images (the speed benchmark's stores, built if missing)
 # and cached thumbnails from `lookalike serve`. Also part of `make bench`.
 bench-startup: $(VENV)/.test-installed test-data
 	$(BIN)/python -m bench.startup
+
+# Indexing cost per minute of video (slideshows of real photos, 720p and 360p): the Video
+# section of docs/benchmarks.md. Also part of `make bench`.
+bench-video: $(VENV)/.test-installed
+	$(BIN)/python -m bench.video
 
 # Long: trains siamese / autoencoder / texture models on Fashion-MNIST and real photos and
 # rewrites the before/after table in docs/training.md.

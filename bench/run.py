@@ -1,6 +1,6 @@
 """`make bench`: every benchmark in one run, written to docs/benchmarks.md.
 
-    python -m bench.run [--quick] [--only quality|speed|copies|startup] [--data bench-data] [--docs docs]
+    python -m bench.run [--quick] [--only quality|speed|copies|startup|video|cluster] [--data bench-data] [--docs docs]
 
 Each part returns a Markdown section and keeps its raw numbers in DATA/results/*.json and
 its section in DATA/results/PART.md; this script only stamps the machine and assembles the
@@ -21,9 +21,11 @@ from bench.machine import machine_line
 from bench.quality import benchmark as quality
 from bench.speed import benchmark as speed
 from bench.startup import benchmark as startup
+from bench import cluster, video
 
 PARTS: dict[str, Callable[..., str]] = {
-    "quality": quality.run, "speed": speed.run, "copies": copies.run, "startup": startup.run,
+    "quality": quality.run, "speed": speed.run, "copies": copies.run, "startup": startup.run, "video": video.run,
+    "cluster": cluster.run,
 }
 
 

@@ -13,10 +13,12 @@ import argparse
 from lookalike.features.registry import get_spec
 from lookalike.settings import DEFAULT_FEATURES
 
-# Bytes per dimension of a float vector field (lookalike stores binary hashes as +1/-1
-# floats so that inner product gives Hamming distance on every Milvus edition).
+# Bytes per dimension of a float vector field. Binary hashes are BINARY_VECTOR fields on a
+# Milvus server (one bit per dimension, by Hamming distance) in an inverted file (BIN_FLAT
+# for FLAT): no links, no quantisation (`lookalike.store.milvus_layout`).
 INDEX_BYTES_PER_DIM = {"FLAT": 4.0, "IVF_SQ8": 1.0, "HNSW": 4.0}
 HNSW_LINKS_BYTES = 16 * 2 * 8  # M=16: ~2M neighbour ids of 8 bytes per vector on layer 0
+ID_BYTES = 8  # each feature's collection keeps the image id beside the vector
 SCALAR_BYTES = 64 + 3 * 8 + 16 + 32 + 40 + 64  # sha256, sizes, format, label, added_at, name (typical)
 PATH_ROW_BYTES = 120 + 3 * 8 + 8  # a typical path, image id, mtime, size, 2-d placeholder vector
 
@@ -26,8 +28,11 @@ def per_image(index: str) -> list[tuple[str, int, float, float]]:
     rows = []
     for name in DEFAULT_FEATURES:
         spec = get_spec(name)
+        if spec.kind == "binary":
+            rows.append((name, spec.dim, spec.dim / 8, spec.dim / 8 + ID_BYTES))
+            continue
         extra = HNSW_LINKS_BYTES if index == "HNSW" else 0
-        rows.append((name, spec.dim, spec.dim * INDEX_BYTES_PER_DIM[index] + extra, spec.dim * 4.0))
+        rows.append((name, spec.dim, spec.dim * INDEX_BYTES_PER_DIM[index] + extra, spec.dim * 4.0 + ID_BYTES))
     return rows
 
 

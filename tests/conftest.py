@@ -70,19 +70,70 @@ def full_collection(tmp_path_factory: pytest.TempPathFactory, gallery: Path) -> 
     collection.close()
 
 
-STORES = ("embedded", "milvus-lite")
+STORES = ("embedded", "milvus")
 
 
-def store_url(kind: str, folder: Path) -> str | None:
-    """Settings.store for a backend: the embedded store, or Milvus Lite (a real Milvus)."""
-    return None if kind == "embedded" else f"milvus-lite:{folder / 'milvus' / 'store.db'}"
+@pytest.fixture(scope="session")
+def milvus_server(tmp_path_factory: pytest.TempPathFactory):
+    """A real Milvus standalone server (the PyPI package `milvus`) for the whole session:
+    every Milvus store test talks to it through a milvus:// URL, as to a cluster."""
+    pytest.importorskip("milvus", reason="the Milvus store tests need the test extra: pip install 'lookalike[test]'")
+    from bench.milvus_server import running_milvus
+
+    with running_milvus(tmp_path_factory.mktemp("milvus-server")) as server:
+        yield server
+
+
+class ReusedCollections:
+    """Milvus collections for one test after another: creating a store's ten collections takes
+    the server seconds, so each test gets the previous test's store (same features) emptied
+    of every row but the feature list, which is as good as new."""
+
+    def __init__(self, server) -> None:
+        from pymilvus import MilvusClient
+
+        from lookalike.store.milvus_layout import GuardedClient
+
+        self.server = server
+        uri = f"http://127.0.0.1:{server.port}"
+        self.client = GuardedClient(MilvusClient(uri), uri)  # rides out the restart test
+
+    def fresh(self, key: str) -> str:
+        name = "reused_" + key
+        for collection in self.client.list_collections():
+            if collection.startswith(f"{name}_"):
+                self.client.delete(collection, filter=self._everything(collection))
+        return self.server.url(name)
+
+    @staticmethod
+    def _everything(collection: str) -> str:
+        if collection.endswith("_meta"):
+            return 'key not in ["features", "layout"]'
+        return 'path != ""' if collection.endswith("_paths") else "id >= 0"
+
+
+@pytest.fixture(scope="session")
+def milvus_collections(milvus_server) -> ReusedCollections:
+    return ReusedCollections(milvus_server)
+
+
+def store_url(kind: str, folder: Path, request: pytest.FixtureRequest | None = None, reuse: str = "hashes") -> str | None:
+    """Settings.store for a backend: the embedded store, an emptied collection on the session's
+    Milvus server (exact index, so results match the embedded store's; `reuse` names the
+    collection, one per feature set), or Milvus Lite."""
+    if kind == "embedded":
+        return None
+    if kind == "milvus-lite":
+        return f"milvus-lite:{folder / 'milvus' / 'store.db'}"
+    assert request is not None, "a milvus store needs the test's request (for the session's server)"
+    return request.getfixturevalue("milvus_collections").fresh(reuse)
 
 
 @pytest.fixture(params=STORES)
 def hash_settings(request: pytest.FixtureRequest, tmp_path: Path) -> Settings:
     """Runs the test once per storage backend."""
-    return Settings(db=tmp_path / "store.db", store=store_url(request.param, tmp_path), features=HASH_FEATURES,
-                    batch_size=4)
+    return Settings(db=tmp_path / "store.db", store=store_url(request.param, tmp_path, request),
+                    features=HASH_FEATURES, batch_size=4)
 
 
 @pytest.fixture()

@@ -162,7 +162,9 @@ def test_a_file_saved_before_the_journal_existed_is_kept_when_current(
     old = sqlite3.connect(settings.db, isolation_level=None)
     for statement in ("DROP TRIGGER index_journal_vector_insert", "DROP TRIGGER index_journal_vector_delete",
                       "DROP TABLE index_journal", "DELETE FROM sqlite_sequence",
-                      "DELETE FROM meta WHERE key LIKE 'index_journal%'", "PRAGMA user_version = 4"):
+                      "DELETE FROM meta WHERE key LIKE 'index_journal%'", "DROP TABLE video_frames",
+                      "DROP TABLE dedup_steps", "DROP TABLE dedup_runs", "DROP TABLE dedup_marks",
+                      "PRAGMA user_version = 4"):
         old.execute(statement)
     old.close()
     for feature in FEATURES:

@@ -241,7 +241,11 @@ def test_shards_split_files_between_processes(embedded_settings: Settings, galle
         assert collection.info().paths == len(everything)
 
 
-def test_migrate_between_backends_without_reembedding(tmp_path: Path, gallery: Path) -> None:
+@pytest.mark.parametrize("route", [("milvus", "milvus-lite", "embedded"), ("milvus-lite", "milvus", "embedded")])
+def test_migrate_between_backends_without_reembedding(route: tuple[str, ...], tmp_path: Path, gallery: Path,
+                                                      request: pytest.FixtureRequest) -> None:
+    """Embedded -> Milvus server -> Milvus Lite -> embedded, and the other way round: every
+    hop keeps the images, paths, labels, calibration and the same search results."""
     from lookalike.migrate import migrate
     from lookalike.store import open_store
     from tests.conftest import HASH_FEATURES, store_url
@@ -251,16 +255,19 @@ def test_migrate_between_backends_without_reembedding(tmp_path: Path, gallery: P
         source.index([gallery], label_from="prefix")
         source.store.calibrate({"min_same_score": 0.8, "min_near_duplicate_score": 0.8})
         expected = [(m.image.sha256, round(m.score, 6)) for m in source.search(gallery / "coffee.png", k=5)]
-    target_settings = Settings(db=tmp_path / "t.db", store=store_url("milvus-lite", tmp_path), features=HASH_FEATURES)
-    with open_store(source_settings) as origin, open_store(target_settings) as destination:
-        assert migrate(origin, destination) == origin.counts()["images"]
-        assert migrate(origin, destination) == 0  # idempotent
-        assert destination.counts() == origin.counts()
-    with Collection(settings=target_settings) as copied:
-        assert copied.settings.min_same_score == 0.8
-        found = [(m.image.sha256, round(m.score, 6)) for m in copied.search(gallery / "coffee.png", k=5)]
-        assert found == expected
-        assert {i.label for i in copied.page(0, 100)} >= {"coffee", "astronaut"}
+    for hop, kind in enumerate(route):
+        target_settings = Settings(db=tmp_path / f"hop{hop}.db", features=HASH_FEATURES,
+                                   store=store_url(kind, tmp_path / f"hop{hop}", request, "hashes"))
+        with open_store(source_settings) as origin, open_store(target_settings) as destination:
+            assert migrate(origin, destination) == origin.counts()["images"], f"hop {hop} to {kind}"
+            assert migrate(origin, destination) == 0  # idempotent
+            assert destination.counts() == origin.counts()
+        with Collection(settings=target_settings) as copied:
+            assert copied.settings.min_same_score == 0.8
+            found = [(m.image.sha256, round(m.score, 6)) for m in copied.search(gallery / "coffee.png", k=5)]
+            assert found == expected, f"hop {hop} to {kind}"
+            assert {i.label for i in copied.page(0, 100)} >= {"coffee", "astronaut"}
+        source_settings = target_settings
 
 
 def test_a_string_key_is_a_path_and_an_int_key_an_id(hash_collection, gallery: Path, tmp_path: Path,

@@ -29,12 +29,14 @@ def test_region_feature_names_per_count() -> None:
 
 
 @pytest.mark.parametrize("backend", STORES)
-def test_a_corner_crop_is_found_through_its_window(backend: str, tmp_path: Path, gallery: Path) -> None:
+def test_a_corner_crop_is_found_through_its_window(backend: str, tmp_path: Path, gallery: Path,
+                                                   request: pytest.FixtureRequest) -> None:
     """A 30%-area cut from the bottom-right of the cat: the bottom-right window's vector
     carries it (both backends store the region vectors like any feature), and removing the
     image removes them with it."""
     features = ("phash", "effnet_lite0") + region_features(5)
-    settings = Settings(db=tmp_path / "regions.db", store=store_url(backend, tmp_path), features=features, batch_size=4)
+    settings = Settings(db=tmp_path / "regions.db", store=store_url(backend, tmp_path, request, "regions"),
+                        features=features, batch_size=4)
     query = tmp_path / "chelsea-corner.jpg"
     crop(0.3**0.5, (1.0, 1.0))(sample_image("chelsea")).save(query, quality=92)
     with Collection(settings=settings) as collection:

@@ -56,9 +56,11 @@ def catalog_rows(db: Path) -> dict[str, list[tuple]]:
 # --- ids are never reused -----------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("backend", ["embedded", "milvus-lite"])
-def test_a_removed_id_is_never_given_to_another_image(backend: str, tmp_path: Path, photos: Path, gallery: Path) -> None:
-    settings = Settings(db=tmp_path / "ids.db", store=store_url(backend, tmp_path), features=FEATURES)
+@pytest.mark.parametrize("backend", ["embedded", "milvus"])
+def test_a_removed_id_is_never_given_to_another_image(backend: str, tmp_path: Path, photos: Path, gallery: Path,
+                                                      request: pytest.FixtureRequest) -> None:
+    settings = Settings(db=tmp_path / "ids.db", store=store_url(backend, tmp_path, request, "integrity"),
+                        features=FEATURES)
     with Collection(settings=settings) as collection:
         collection.index([photos])
         ids = {path.stem: id_of(collection, path) for path in photos.iterdir()}
@@ -102,6 +104,8 @@ def test_a_store_of_the_previous_schema_upgrades_keeping_its_ids_and_its_deleted
     monkeypatch.setattr(migrations, "MIGRATIONS", migrations.MIGRATIONS[:5])  # this code before m006
     monkeypatch.setattr(catalog_module, "_IMAGE_COLUMNS", "id, sha256, bytes, width, height, format, label, added_at, name")
     monkeypatch.setattr(catalog_module.Catalog, "insert_image", _insert_before_m007)
+    monkeypatch.setattr(catalog_module.Catalog, "frame_times", lambda self, ids: {})  # before m009: no video frames
+    monkeypatch.setattr(catalog_module.Catalog, "frames_by_video", lambda self, ids: {})
     settings = replace(settings, index_save_share=0.5)  # the removal stays in the journal
     with Collection(settings=settings) as old:
         old.index([photos])
@@ -161,14 +165,15 @@ def test_a_migration_that_would_break_references_is_rolled_back(
 
 
 def test_milvus_re_adding_a_removed_picture_gives_one_new_id_that_every_writer_agrees_on(
-    tmp_path: Path, photos: Path, gallery: Path
+    tmp_path: Path, photos: Path, gallery: Path, request: pytest.FixtureRequest
 ) -> None:
     """Ids stay derived from the content (so sharded writers agree without talking): a
     removed picture's id is retired, and the picture comes back under the id of its next
     generation, the same for every writer, however often it is added."""
     from lookalike.store.milvus import sha256_id
 
-    settings = Settings(db=tmp_path / "m.db", store=store_url("milvus-lite", tmp_path), features=FEATURES)
+    settings = Settings(db=tmp_path / "m.db", store=store_url("milvus", tmp_path, request, "integrity"),
+                        features=FEATURES)
     coffee = photos / "coffee.png"
     sha256 = hashlib.sha256(coffee.read_bytes()).hexdigest()
     with Collection(settings=settings) as collection:

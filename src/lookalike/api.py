@@ -9,15 +9,21 @@
 
 from __future__ import annotations
 
+import numbers
 import tempfile
 from dataclasses import replace
 from pathlib import Path
-from typing import Iterator, Mapping, Sequence
+from typing import Any, Iterator, Mapping, Sequence
 
 from .dedup import find_duplicates, neighbours
 from .indexing import ProgressCallback, index_files, index_folders, list_files, remove
 from .query import ImageSource
-from .errors import LookalikeError, NotInCollection
+from .errors import LookalikeError, NotInCollection, StoreError
+from .catalog.dedup_book import MarkRow
+from .curate import DedupPlan, Marks, RunReport, UndoReport, apply_plan, export_marks, honour_marks, import_marks
+from .curate import make_plan, undo_last
+from .curate.plan import one_file
+from .curate.actions import StepHook
 from .evaluate import EvaluationReport, evaluate_store
 from .records import Comparison, DuplicateGroup, ImageRecord, IndexReport, Match, Neighbours, StoreInfo
 from .scan import FileRecord, look_at
@@ -140,7 +146,87 @@ class Collection:
         return compare_images(self.settings, self.store.runtime, first, second, self.store.specs, store=self.store)
 
     def duplicates(self, min_score: float | None = None, stats: DuplicateStats | None = None) -> list[DuplicateGroup]:
-        return find_duplicates(self.store, min_score, stats=stats)
+        """Groups of near-duplicates, largest first, as the marks leave them: a pair marked
+        "not duplicates" is never linked, a group all marked "keep" is not shown again (nor
+        identical files that are all hard links of one file: they take no extra space)."""
+        groups = [group for group in find_duplicates(self.store, min_score, stats=stats) if not one_file(group)]
+        marks = self._marks()
+        if not marks.distinct and not marks.kept and not marks.set_aside:
+            return groups
+        threshold = self.settings.min_near_duplicate_score if min_score is None else min_score
+        return honour_marks(self.store, groups, marks, threshold)
+
+    def plan_dedup(
+        self, keep: str | Sequence[str] | None = None, *, prefer: Sequence[str | Path] = (), action: str | None = None,
+        target: str | Path | None = None, min_score: float | None = None, keepers: Mapping[str, str] | None = None,
+        groups: Sequence[DuplicateGroup] | None = None,
+    ) -> DedupPlan:
+        """Each duplicate group's keeper by the `keep` rules ("original,prefer,pixels,quality,
+        metadata,older" by default; see `lookalike.curate.keeper`), with its reason, and what
+        `action` (move-to `target`, trash, hardlink, symlink, delete) would do to the other
+        files. Touches nothing: the dry run. `keepers` maps a group's key to the file a
+        person chose to keep instead. `groups`: plan only these (a page of `duplicates`)."""
+        groups = self.duplicates(min_score) if groups is None else groups
+        return make_plan(self.store, groups, self._marks(), rules=keep, prefer=prefer,
+                         action=action, target=target, keepers=keepers)
+
+    def apply(self, plan: DedupPlan, on_event: StepHook | None = None) -> RunReport:
+        """Act on a plan: each file checked against the catalog, journaled, acted on, followed
+        in the catalog (`lookalike.curate.actions`); `undo` puts it back."""
+        return apply_plan(self.store, plan, on_event)
+
+    def undo(self, on_event: StepHook | None = None) -> UndoReport:
+        """Undo the newest applied run (deletions cannot be undone)."""
+        return undo_last(self.store, on_event)
+
+    def mark_distinct(self, keys: Sequence[str | Path | int], note: str | None = None) -> int:
+        """Mark images (ids or paths: a pair, or a whole group) as not duplicates of each
+        other; they are never grouped together again. Returns the mark's id."""
+        shas = self._shas(keys)
+        if len(shas) < 2:
+            raise LookalikeError("mark at least two different images as not duplicates (identical files are "
+                                 "one image)")
+        return self.store.dedup_book().add_mark("distinct", shas, note)
+
+    def mark_keep(self, keys: Sequence[str | Path | int], note: str | None = None) -> int:
+        """Mark images (ids or paths) to keep all: no action is proposed on them again."""
+        return self.store.dedup_book().add_mark("keep", self._shas(keys), note)
+
+    def unmark(self, mark_id: int) -> bool:
+        return self.store.dedup_book().remove_mark(mark_id)
+
+    def marks(self) -> list[MarkRow]:
+        return self.store.dedup_book().marks()
+
+    def export_marks(self) -> dict[str, Any]:
+        """Every mark as JSON (`import_marks` reads it back, here or in another store)."""
+        return export_marks(self.store.dedup_book(), self.store)
+
+    def import_marks(self, data: Mapping[str, Any]) -> int:
+        return import_marks(self.store.dedup_book(), dict(data))
+
+    def marks_revision(self) -> tuple[int, int]:
+        """Changes whenever a mark is added or removed (with `version`, a key for cached groups)."""
+        try:
+            return self.store.dedup_book().marks_revision()
+        except StoreError:
+            return (0, 0)
+
+    def _marks(self) -> Marks:
+        try:
+            book = self.store.dedup_book()
+        except StoreError:  # a store without the dedup tables: nothing was ever marked
+            return Marks(frozenset(), ())
+        return Marks.read(book)
+
+    def _shas(self, keys: Sequence[str | Path | int]) -> list[str]:
+        shas = []
+        for key in keys:
+            record = self.get(int(key)) if isinstance(key, numbers.Integral) else self.image_at(key)
+            if record is None:
+                raise NotInCollection(str(key))
+            shas.append(record.sha256)
+        return sorted(set(shas))
 
     def neighbors(self, k: int = 20, ids: Sequence[int] | None = None) -> Iterator[Neighbours]:
         """Each image's k nearest neighbours (all images, or just `ids`), streamed."""

@@ -22,6 +22,7 @@ from .evaluate import EvaluationReport
 from .plots import draw_examples, draw_precision_recall
 from .features.registry import all_specs
 from .records import IndexReport, Match
+from .curate import ACTIONS, DEFAULT_RULES, UNDOABLE, DedupPlan, RunReport
 from .features.regions import REGION_COUNTS, region_features
 from .settings import DEFAULT_DB, DEFAULT_FEATURES, Settings
 
@@ -145,20 +146,48 @@ def main(ctx: click.Context, db: Path, store: str | None, max_megapixels: int) -
 @click.option("--regions", type=click.Choice([str(n) for n in REGION_COUNTS]), default="0", show_default=True,
               help="A new store also embeds this many windows of each image (4 corners, centre) so crops of any "
               "part find it; each costs one more CNN pass per image.")
+@click.option("--cluster", metavar="ADDRESS", help="Decode and embed on a Dask cluster's workers, each writing to "
+              "the Milvus store (--store milvus://...): tcp://SCHEDULER:8786, or local:N for N worker processes "
+              "here. Failed tasks are retried; a re-run does only what is missing.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @click.pass_context
 def index(ctx: click.Context, roots: tuple[Path, ...], label_from: str | None, prune: bool, model: Path | None,
-          shard: tuple[int, int] | None, keypoints: bool, regions: str, as_json: bool) -> None:
+          shard: tuple[int, int] | None, keypoints: bool, regions: str, cluster: str | None, as_json: bool) -> None:
     """Index every image below ROOTS (folders or files); re-runs skip unchanged files.
 
     \b
     lookalike index photos/ more-photos/ --label-from folder --prune
+    lookalike --store milvus://milvus:19530/shop index /mnt/photos --cluster tcp://scheduler:8786
     """
+    if cluster:
+        _index_on_cluster(ctx, roots, label_from, prune, model, int(regions), cluster, shard, keypoints, as_json)
+        return
     with _open(ctx, model, int(regions)) as collection:
         total = collection.files_below(roots, shard)
         with click.progressbar(length=total, label="indexing", file=sys.stderr, hidden=as_json) as bar:
             report = collection.index(roots, label_from=label_from, prune=prune, shard=shard, on_progress=bar.update,
                                       keypoints=keypoints or None)
+    _print_report(ctx, report, as_json)
+
+
+def _index_on_cluster(ctx: click.Context, roots: tuple[Path, ...], label_from: str | None, prune: bool,
+                      model: Path | None, regions: int, address: str, shard: tuple[int, int] | None, keypoints: bool,
+                      as_json: bool) -> None:
+    if shard or keypoints:
+        raise click.UsageError("--cluster splits the files itself and describes no keypoints: "
+                               "leave out --shard and --keypoints")
+    from .cluster import ClusterJob, index_on_cluster, require_shared_store
+    from .indexing import prune_missing
+
+    require_shared_store(ctx.obj["store"])  # before `_open` makes a store the job could not use
+    with _open(ctx, model, regions) as collection:  # makes the store and its features before the workers start
+        total = collection.files_below(roots)
+        settings = collection.settings
+    with click.progressbar(length=total, label=f"indexing on {address}", file=sys.stderr, hidden=as_json) as bar:
+        report = index_on_cluster(settings, roots, ClusterJob(address), label_from=label_from, on_progress=bar.update)
+    if prune:
+        with _open(ctx, model, regions) as collection:
+            report.removed = prune_missing(collection.store, [Path(root).expanduser() for root in roots])
     _print_report(ctx, report, as_json)
 
 
@@ -231,12 +260,12 @@ def search_command(ctx: click.Context, image: Path, k: int, min_score: float, re
     if as_json:
         _emit_json([m.to_dict() for m in matches])
         return
-    rows = [(i, f"{m.score:.3f}", m.tier, m.orientation, m.image.id, m.image.label or "", m.image.path)
+    rows = [(i, f"{m.score:.3f}", m.tier, m.orientation, m.image.id, m.image.label or "", m.image.place)
             for i, m in enumerate(matches, start=1)]
     _table(rows, ("rank", "score", "tier", "query turned", "id", "label", "path"))
     if explain:
         for rank, match in enumerate(matches, start=1):
-            click.echo(f"\n{rank}. {_shown(match.image.path)}")
+            click.echo(f"\n{rank}. {_shown(match.image.place)}")
             for line in explanation_lines(match):
                 click.echo(f"   {line}")
 
@@ -302,27 +331,146 @@ EXIT_CODES = {"same": 0, "different": 1, "same-object": 3}
 
 @main.command()
 @click.option("--min-score", type=click.FloatRange(0, 1), help="Link threshold (default: the near-duplicate threshold).")
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--keep", "keep", metavar="RULES", help=f"Keeper rules, in order, comma-separated (default: {DEFAULT_RULES}; "
+              "see docs/dedup.md).")
+@click.option("--prefer", multiple=True, type=click.Path(file_okay=False, path_type=Path),
+              help="Keep the copy in this folder (repeatable: the first named first; rule 'prefer').")
+@click.option("--action", type=click.Choice(ACTIONS), help="What to do with the other copies: move-to (with --to DIR), "
+              "trash (the desktop trash), hardlink or symlink (to the keeper), delete (cannot be undone).")
+@click.option("--to", "target", type=click.Path(file_okay=False, path_type=Path), help="The folder for --action move-to.")
+@click.option("--apply", "apply_", is_flag=True, help="Act. Without it, a dry run: only show what would be done.")
+@click.option("--json", "as_json", is_flag=True, help="The groups with their keeper and reason as JSON (with --apply: "
+              "what was done).")
+@click.option("--csv", "as_csv", is_flag=True, help="One CSV row per file: group, role, path, size, action, reason.")
 @click.pass_context
-def duplicates(ctx: click.Context, min_score: float | None, as_json: bool) -> None:
-    """Groups of near-duplicate images, largest first.
+def duplicates(ctx: click.Context, min_score: float | None, keep: str | None, prefer: tuple[Path, ...],
+               action: str | None, target: Path | None, apply_: bool, as_json: bool, as_csv: bool) -> None:
+    """Groups of near-duplicate images, largest first, each with the copy to keep and why.
+    With --action, a dry run of what it would do to the other copies; --apply acts, and
+    `lookalike undo` puts it back.
 
     \b
     lookalike duplicates --json > groups.json
+    lookalike duplicates --keep original,pixels,quality --prefer ~/Pictures/originals --action trash
+    lookalike duplicates --action move-to --to ~/duplicates --apply
     """
+    if apply_ and action is None:
+        raise click.UsageError("--apply needs an --action")
     with _open(ctx, existing=True) as collection:
-        groups = collection.duplicates(min_score)
-    if as_json:
-        _emit_json([g.to_dict() for g in groups])
-        return
-    if not groups:
+        plan = collection.plan_dedup(keep, prefer=prefer, action=action, target=target, min_score=min_score)
+        report = collection.apply(plan) if apply_ else None
+    if report is not None:
+        _print_run(ctx, report, as_json)
+    elif as_json:
+        _emit_json([group.to_dict() for group in plan.groups])
+    elif as_csv:
+        click.echo(plan.csv_text(), nl=False)
+    else:
+        _print_plan(plan)
+
+
+def _print_plan(plan: DedupPlan) -> None:
+    if not plan.groups:
         click.echo("no duplicates")
-    for number, group in enumerate(groups, start=1):
+    doing = {"move-to": "move", "trash": "trash", "hardlink": "hardlink", "symlink": "symlink", "delete": "DELETE"}
+    for number, planned in enumerate(plan.groups, start=1):
+        group = planned.group
         files = sum(len(image.paths) for image in group.images)
-        click.echo(f"group {number}: {files} files, weakest link {group.weakest_link:.3f}")
+        click.echo(f"group {number}: {files} files, weakest link {group.weakest_link:.3f}; keep: {_shown(planned.reason)}")
+        roles = {planned.keeper: "keep"} | {p: doing.get(plan.action or "", "-") for p in planned.act}
+        roles |= {p: "kept" for p in planned.kept} | {p: "gone" for p in planned.missing}
         for image in group.images:
             for path in image.paths:
-                click.echo(f"  {image.id:>6}  {image.width}x{image.height}  {image.bytes:>10,} B  {_shown(path)}")
+                click.echo(f"  {roles.get(path, '-'):<8} {image.id:>6}  {image.width}x{image.height}  "
+                           f"{image.bytes:>10,} B  {_shown(path)}")
+    if plan.action is not None and plan.groups:
+        summary = plan.summary()
+        click.echo(f"dry run: {summary['text']} ({summary['bytes']:,} B); nothing was done. Run again with --apply "
+                   "to act" + ("; `lookalike undo` puts it back." if summary["undoable"] else
+                               ". DELETE CANNOT BE UNDONE: the files are gone for good."))
+
+
+def _print_run(ctx: click.Context, report: RunReport, as_json: bool) -> None:
+    if as_json:
+        _emit_json(report.to_dict())
+    else:
+        click.echo(f"{report.action}: {len(report.done)} file(s) done, {len(report.refused)} refused"
+                   + (f" (an interrupted run settled first: {report.settled} file(s))" if report.settled else "")
+                   + ("; undo with: lookalike undo" if report.action in UNDOABLE and report.done else ""))
+        for path, why in report.refused:
+            click.echo(f"refused {_shown(path)}: {_shown(why)}", err=True)
+    if report.refused:
+        ctx.exit(EXIT_PARTIAL)
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def undo(ctx: click.Context, as_json: bool) -> None:
+    """Undo the last `duplicates --apply`: moved and trashed files go back, links become the
+    files they were (deletions cannot be undone); the collection follows.
+
+    \b
+    lookalike undo
+    """
+    with _open(ctx, existing=True) as collection:
+        report = collection.undo()
+    if as_json:
+        _emit_json(report.to_dict())
+    else:
+        click.echo(f"undid run {report.run_id} ({report.action}): {len(report.restored)} file(s) restored, "
+                   f"{len(report.failed)} not")
+        for path, why in report.failed:
+            click.echo(f"not restored {_shown(path)}: {_shown(why)}", err=True)
+    if report.failed:
+        ctx.exit(EXIT_PARTIAL)
+
+
+@main.command()
+@click.argument("kind", type=click.Choice(["distinct", "keep"]))
+@click.argument("keys", nargs=-1, required=True)
+@click.option("--note", help="Why, for the record.")
+@click.pass_context
+def mark(ctx: click.Context, kind: str, keys: tuple[str, ...], note: str | None) -> None:
+    """Remember a verdict on images (ids or paths): `distinct`, not duplicates (never grouped
+    together again); `keep`, keep them all (no action proposed on them again).
+
+    \b
+    lookalike mark distinct 12 15
+    lookalike mark keep ~/Pictures/a.jpg ~/Pictures/a-print.jpg
+    """
+    parsed = [int(key) if key.isdigit() else key for key in keys]
+    with _open(ctx, existing=True) as collection:
+        mark_id = (collection.mark_distinct if kind == "distinct" else collection.mark_keep)(parsed, note)
+    click.echo(f"mark {mark_id}: {kind} {' '.join(_shown(key) for key in keys)}")
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="Export every mark as JSON (for --import here or elsewhere).")
+@click.option("--import", "source", type=click.File("r"), help="Add the marks of a JSON export (- for stdin).")
+@click.option("--remove", "remove_id", type=int, metavar="ID", help="Forget one mark.")
+@click.pass_context
+def marks(ctx: click.Context, as_json: bool, source: Any, remove_id: int | None) -> None:
+    """The "not duplicates" and "keep" marks; export, import or remove them.
+
+    \b
+    lookalike marks --json > marks.json
+    lookalike --db other.db marks --import marks.json
+    """
+    with _open(ctx, existing=True) as collection:
+        if source is not None:
+            click.echo(f"imported {collection.import_marks(json.load(source))} mark(s)")
+            return
+        if remove_id is not None:
+            if not collection.unmark(remove_id):
+                raise click.ClickException(f"no mark {remove_id}")
+            click.echo(f"removed mark {remove_id}")
+            return
+        if as_json:
+            _emit_json(collection.export_marks())
+            return
+        _table([(m.id, m.kind, " ".join(m.members), m.note or "", m.created_at) for m in collection.marks()],
+               ("id", "kind", "images (SHA-256)", "note", "created"))
 
 
 @main.command()

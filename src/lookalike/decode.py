@@ -6,6 +6,13 @@ on white, 16-bit scaled, palette and CMYK converted), the first frame of animati
 JPEG draft mode so that a large photo is decoded at reduced size when only a small
 version is needed (decoding dominates the cost of hashing).
 
+Phones' and cameras' formats (docs/formats.md) go through the same limits: HEIC/HEIF through
+pillow-heif and AVIF through Pillow's own reader (pillow-avif-plugin before Pillow 11.3),
+both registered with Pillow only when a file starts like one (an ISO-BMFF `ftyp` box), so
+that importing lookalike loads neither; camera RAW (told apart by its name: most RAW files
+are TIFF inside) through rawpy, from its embedded preview when that is large enough, else
+demosaiced (at half size when that is enough).
+
 Whatever the input, the result is a `Decoded` or a `DecodeError` subclass naming the
 file: Pillow's own exceptions and warnings never reach the caller.
 """
@@ -23,13 +30,14 @@ import warnings
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 from PIL.JpegImagePlugin import JpegImageFile
 
 from .errors import CorruptImage, DecodeError, ImageTooLarge, LimitAdvice, NotAnImage, OddShape
+from .scan import RAW_SUFFIXES
 
 DEFAULT_MAX_PIXELS = 180_000_000
 DEFAULT_MAX_BYTES = 200 * 1024 * 1024
@@ -40,7 +48,17 @@ _WHITE = (255, 255, 255)
 
 # The formats the scanner collects. Refusing Pillow's other ~35 readers keeps their
 # parsers (and surprises such as EPS calling Ghostscript) away from untrusted files.
-_FORMATS = ("JPEG", "PNG", "WEBP", "GIF", "BMP", "DIB", "TIFF")
+_FORMATS = ("JPEG", "PNG", "WEBP", "GIF", "BMP", "DIB", "TIFF", "HEIF", "AVIF")
+_KNOWN = "not a JPEG, PNG, WebP, GIF, BMP, TIFF, HEIC or AVIF image"
+# ISO-BMFF brands (bytes 8-12, after `ftyp`) of HEIF and AVIF still images and sequences.
+_PHONE_BRANDS = (b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis", b"hevm", b"hevs", b"mif1", b"mif2", b"msf1",
+                 b"avif", b"avis")
+_FORMATS_EXTRA = "pip install 'lookalike[formats]'"
+# A RAW file's embedded preview stands for it when its aspect is the RAW's within this share
+# (a 160 x 120 thumbnail of a 3:2 sensor has black bars) and its short side is as large as
+# the caller needs.
+_PREVIEW_ASPECT_TOLERANCE = 0.02
+_RAW_FLIP = {3: Image.Transpose.ROTATE_180, 5: Image.Transpose.ROTATE_90, 6: Image.Transpose.ROTATE_270}
 _SIGNATURES = (
     b"\xff\xd8\xff",  # JPEG (and MPO)
     b"\x89PNG\r\n\x1a\n",
@@ -170,6 +188,8 @@ def decode_image(
     """
     if not data:
         raise NotAnImage(source, "empty file")
+    if is_raw(source):
+        return _decode_raw(data, source, min_side, max_pixels, advice)
     # Pillow warns about odd metadata (corrupt EXIF, oversized tags); the file either
     # decodes or raises, and a library must not print.
     with warnings.catch_warnings():
@@ -189,12 +209,16 @@ def decode_image(
 
 
 def pixel_digest(data: bytes, decoded: Decoded, source: str | Path = "<bytes>", *,
-                 max_pixels: int = DEFAULT_MAX_PIXELS, advice: LimitAdvice | None = None) -> str:
+                 max_pixels: int = DEFAULT_MAX_PIXELS, advice: LimitAdvice | None = None) -> str | None:
     """SHA-256 of the image's decoded pixels: upright (EXIF orientation applied), 8-bit RGB,
     at full resolution, with its size. Two files with the same digest show the same picture
     pixel for pixel (a PNG re-save of a JPEG's pixels, another container, stripped
     metadata): `lookalike.scoring` calls that tier "exact". `decoded` is `data` decoded
-    already; a draft-scaled JPEG (smaller than its full size) is decoded again in full."""
+    already; a draft-scaled JPEG (smaller than its full size) is decoded again in full.
+    None for a camera RAW: its pixels are the demosaic's choice, not the file's, and a full
+    demosaic would cost seconds per file."""
+    if is_raw(source):
+        return None
     image = decoded.image
     if image.size != (decoded.width, decoded.height):
         image = decode_image(data, source, max_pixels=max_pixels, advice=advice).image
@@ -242,8 +266,14 @@ def _fix(advice: LimitAdvice | None, unit: str) -> str | None:
     return advice.for_unit(unit) if advice is not None else None
 
 
+def is_raw(source: str | Path) -> bool:
+    """Whether a file's name says camera RAW (`scan.RAW_SUFFIXES`): decoded through rawpy."""
+    return Path(str(source)).suffix.lower() in RAW_SUFFIXES
+
+
 def _open(data: bytes, source: str | Path, max_pixels: int, advice: LimitAdvice | None = None) -> Image.Image:
     """Parse the header only. A known signature with a broken header is corrupt, not foreign."""
+    missing = _enable_phone_formats() if _is_phone_format(data) else []
     try:
         return Image.open(io.BytesIO(data), formats=_FORMATS)
     except Image.DecompressionBombError as refusal:
@@ -253,8 +283,10 @@ def _open(data: bytes, source: str | Path, max_pixels: int, advice: LimitAdvice 
         raise ImageTooLarge(source, pixels, 2 * (Image.MAX_IMAGE_PIXELS or 0),
                             fix="Pillow's own limit: raise PIL.Image.MAX_IMAGE_PIXELS if you trust this file") from None
     except _PILLOW_ERRORS as exc:
+        if missing:
+            raise NotAnImage(source, f"HEIC and AVIF images need {' and '.join(missing)}: {_FORMATS_EXTRA}") from None
         if not _has_image_signature(data):
-            raise NotAnImage(source, "not a JPEG, PNG, WebP, GIF, BMP or TIFF image") from None
+            raise NotAnImage(source, _KNOWN) from None
         detail = "" if isinstance(exc, UnidentifiedImageError) else f" ({exc})"
         raise CorruptImage(source, f"damaged image header{detail}") from None
 
@@ -267,7 +299,97 @@ def _claimed_pixels(refusal: Exception) -> int:
 
 
 def _has_image_signature(data: bytes) -> bool:
-    return data.startswith(_SIGNATURES) or (data[:4] == b"RIFF" and data[8:12] == b"WEBP")
+    return data.startswith(_SIGNATURES) or (data[:4] == b"RIFF" and data[8:12] == b"WEBP") or _is_phone_format(data)
+
+
+def _is_phone_format(data: bytes) -> bool:
+    return data[4:8] == b"ftyp" and data[8:12] in _PHONE_BRANDS
+
+
+def _enable_phone_formats() -> list[str]:
+    """Register the HEIF and AVIF readers with Pillow, if installed and not registered yet
+    (Pillow's registry is process-wide: the first HEIC or AVIF file does it); returns the
+    packages missing for them. pillow-heif applies a HEIC's own rotation (`irot`) and resets
+    its EXIF orientation to 1, so `_decode` does not turn it twice."""
+    Image.init()
+    missing = []
+    if "HEIF" not in Image.OPEN:
+        try:
+            from pillow_heif import register_heif_opener
+        except ImportError:
+            missing.append("pillow-heif")
+        else:
+            register_heif_opener(thumbnails=False)
+    if "AVIF" not in Image.OPEN:  # Pillow reads AVIF itself from 11.3 on
+        try:
+            import pillow_avif  # noqa: F401  (registers itself)
+        except ImportError:
+            missing.append("Pillow 11.3 or later (or pillow-avif-plugin)")
+    return missing
+
+
+def _decode_raw(data: bytes, source: str | Path, min_side: int | None, max_pixels: int,
+                advice: LimitAdvice | None) -> Decoded:
+    """A camera RAW file, upright as the camera held it: its embedded preview when that is
+    large enough for `min_side` (no `min_side`: the full picture is wanted, so never), else
+    demosaiced with the camera's white balance, at half size when that still keeps
+    `min_side`. The reported size is the RAW's full upright size, as for a drafted JPEG."""
+    try:
+        import rawpy
+    except ImportError:
+        raise NotAnImage(source, f"camera RAW files need rawpy: {_FORMATS_EXTRA}") from None
+    kind = Path(str(source)).suffix.lstrip(".").upper()
+    try:
+        with rawpy.imread(io.BytesIO(data)) as raw:
+            width, height, flip = raw.sizes.width, raw.sizes.height, raw.sizes.flip
+            if width * height > max_pixels:
+                raise ImageTooLarge(source, width * height, max_pixels, fix=_fix(advice, "pixels"))
+            if width * height == 0:
+                raise CorruptImage(source, "RAW image has no pixels")
+            upright = (height, width) if flip in (5, 6) else (width, height)
+            preview = _raw_preview(raw, rawpy, source, upright, flip, min_side, max_pixels, advice) if min_side else None
+            if preview is not None:
+                return Decoded(preview, kind, *upright)
+            half = bool(min_side) and min(width, height) // 2 >= (min_side or 0)
+            developed = raw.postprocess(use_camera_wb=True, output_bps=8, half_size=half)
+    except rawpy.LibRawFileUnsupportedError:
+        raise NotAnImage(source, "not a camera RAW file LibRaw can read") from None
+    except rawpy.LibRawIOError:  # LibRaw read past the end: garbage or a truncated file
+        raise CorruptImage(source, "not a camera RAW file, or a truncated one (LibRaw read past its end)") from None
+    except (rawpy.LibRawError, rawpy.NotSupportedError, *_PILLOW_ERRORS) as exc:
+        raise CorruptImage(source, f"damaged RAW data ({_libraw_message(exc)})") from None
+    return Decoded(Image.fromarray(developed).convert("RGB"), kind, *upright)
+
+
+def _raw_preview(raw: Any, rawpy: Any, source: str | Path, upright: tuple[int, int], flip: int,
+                 min_side: int, max_pixels: int, advice: LimitAdvice | None) -> Image.Image | None:
+    """The RAW's embedded preview, upright, if it shows the whole picture with a short side
+    of at least `min_side`; decoded under the same limits as any image (`raw`: the open
+    rawpy file, `rawpy`: the module, imported on first need)."""
+    try:
+        thumb = raw.extract_thumb()
+    except (rawpy.LibRawNoThumbnailError, rawpy.LibRawUnsupportedThumbnailError):
+        return None
+    if thumb.format == rawpy.ThumbFormat.JPEG:
+        image = decode_image(thumb.data, source=f"{source} (preview)", max_pixels=max_pixels, advice=advice).image
+    else:
+        image = Image.fromarray(np.asarray(thumb.data, dtype=np.uint8)).convert("RGB")
+    turn = _RAW_FLIP.get(flip)
+    if turn is not None and not (flip in (5, 6) and _landscape(image.size) == _landscape(upright)):
+        image = image.transpose(turn)  # LibRaw's previews are stored as the sensor saw them
+    aspect, wanted = image.width / image.height, upright[0] / upright[1]
+    if abs(aspect - wanted) > _PREVIEW_ASPECT_TOLERANCE * wanted or min(image.size) < min_side:
+        return None
+    return image
+
+
+def _libraw_message(exc: Exception) -> str:
+    message = exc.args[0] if exc.args else exc
+    return message.decode(errors="replace") if isinstance(message, bytes) else str(message)
+
+
+def _landscape(size: tuple[int, int]) -> bool:
+    return size[0] >= size[1]
 
 
 def _decode(image: Image.Image, min_side: int | None) -> Decoded:

@@ -16,6 +16,9 @@ original's nearest neighbours, and a group larger than SCAN_NEIGHBOURS still joi
 through chains. `exhaustive=True` takes every pair within reach instead (range searches
 over the indexes): with exact indexes it finds every group, for checking the scan, but its
 pairs can grow with n^2.
+
+Video frames are linked like pictures, but videos are grouped by their frame sequences, not
+by a single shared frame (`lookalike.sequences`).
 """
 
 from __future__ import annotations
@@ -24,9 +27,11 @@ from typing import Iterator, Sequence
 
 import numpy as np
 
+from .components import connected_components
 from .features.base import FeatureSpec, pair_similarity
 from .records import DuplicateGroup, Neighbour, Neighbours
 from .scoring import COPY_WEIGHT, fuse, hash_weight, raw_for_calibrated
+from .sequences import split_video_pairs
 from .stats import DuplicateStats, timed
 from .store import Store
 
@@ -53,11 +58,14 @@ def find_duplicates(
     `stats`: filled with the candidate pairs, the pairs scored and the time each took."""
     threshold = store.settings.min_near_duplicate_score if min_score is None else min_score
     kept, kept_scores = _linked_pairs(store, threshold, exhaustive, stats)
-    groups = _connected_components(kept)
-    grouped = {image_id for members in groups for image_id in members}
+    # pairs with a video frame: videos group by their frame sequences (`lookalike.sequences`)
+    kept, kept_scores, clips = split_video_pairs(store, kept, kept_scores)
+    groups = connected_components(map(tuple, kept.tolist()))
+    grouped = {image_id for members in groups for image_id in members} | {v for clip in clips for v in clip.videos}
     copies = [[i] for i in store.images_with_several_paths() if i not in grouped]
-    records = store.images([i for members in groups + copies for i in members])
+    records = store.images([i for members in [*groups, *copies, *(clip.videos for clip in clips)] for i in members])
     result = [DuplicateGroup((records[i],), 1.0) for (i,) in copies]
+    result += [DuplicateGroup(tuple(records[i] for i in clip.videos), clip.weakest_link) for clip in clips]
     for members, weakest in zip(groups, _weakest_links(store, groups, kept, kept_scores, stats)):
         result.append(DuplicateGroup(tuple(records[i] for i in members), weakest))
     result.sort(key=lambda g: (-sum(len(i.paths) for i in g.images), g.images[0].id))
@@ -269,26 +277,6 @@ class HeldVectors:
 def _all_vectors(store: Store, spec: FeatureSpec) -> np.ndarray:
     chunks = [vectors for _, vectors in store.iter_vectors(spec.name, 100_000)]
     return np.concatenate(chunks) if chunks else np.empty((0, spec.width), dtype=spec.dtype)
-
-
-def _connected_components(pairs: np.ndarray) -> list[list[int]]:
-    parent: dict[int, int] = {}
-
-    def root(node: int) -> int:
-        parent.setdefault(node, node)
-        while parent[node] != node:
-            parent[node] = parent[parent[node]]
-            node = parent[node]
-        return node
-
-    for left, right in pairs.tolist():
-        a, b = root(left), root(right)
-        if a != b:
-            parent[max(a, b)] = min(a, b)
-    groups: dict[int, list[int]] = {}
-    for node in parent:
-        groups.setdefault(root(node), []).append(node)
-    return [sorted(members) for members in groups.values()]
 
 
 def _weakest_links(

@@ -110,3 +110,30 @@ class NotInCollection(LookalikeError):
     def __init__(self, key: str | int) -> None:
         self.key = key
         super().__init__(f"not in the collection: {key}")
+
+
+class FileChanged(LookalikeError):
+    """A file about to be acted on (or kept) is not what the collection indexed: gone, or its
+    size, modification time or content differ. Nothing is done to it."""
+
+    def __init__(self, path: str | Path, what: str) -> None:
+        self.path = str(path)
+        self.what = what
+        super().__init__(f"{self.path}: {what} since it was indexed; nothing done to it "
+                         "(index its folder again, then look at the duplicates again)")
+
+
+class UnknownKeepRule(LookalikeError):
+    """A keeper rule name that is not one of `lookalike.curate.keeper.RULES`."""
+
+    def __init__(self, name: str, known: list[str]) -> None:
+        self.name = name
+        super().__init__(f"unknown keeper rule {name!r}; known: {', '.join(known)}")
+
+
+class NothingToUndo(LookalikeError):
+    """`undo` found no run of `duplicates --apply` that can still be undone."""
+
+    def __init__(self) -> None:
+        super().__init__("nothing to undo: no applied run of `lookalike duplicates --apply` is left "
+                         "(runs already undone, and deletions, cannot be undone)")

@@ -3,7 +3,8 @@
 Each batch commits in one SQLite transaction, so an interrupted run keeps every finished
 batch and a re-run skips those files (same path, size and mtime). A file whose content is
 already stored (same SHA-256) only gets its path recorded. A bad file is skipped with its
-reason and the run goes on.
+reason and the run goes on. A video (`lookalike.video`) is indexed as its sampled frames, in
+a batch of its own: all its frames are stored together or none.
 """
 
 from __future__ import annotations
@@ -24,9 +25,10 @@ from .features.hashes import hash_detail
 from .layout import Layout
 from .records import ImageRecord, IndexReport
 from .rerank import KEYPOINTS_STAGE, Reranker, get_rerankers, reranker_names
-from .scan import FileRecord, Unreadable, label_for, scan
+from .scan import FileRecord, Unreadable, is_video, label_for, scan
 from .store import NewImage, PathLink, Store
 from .thumbnails import Thumbnails
+from .video import VideoLimits, file_sha256, frame_sha256, sample_frames
 
 ProgressCallback = Callable[[int], None]
 
@@ -72,11 +74,9 @@ def index_files(
     report = IndexReport(skipped=[(file.path, file.reason) for file in files if isinstance(file, Unreadable)])
     files = [file for file in files if isinstance(file, FileRecord)]
     started = time.perf_counter()
-    batch_size = store.settings.batch_size
     try:
         with store.writing():
-            for start in range(0, len(files), batch_size):
-                batch = files[start : start + batch_size]
+            for batch in _batches(files, store.settings.batch_size):
                 _index_batch(store, batch, _labeller(label_from, label, labels or {}), names or {}, report, stages)
                 if on_progress:
                     on_progress(len(batch))
@@ -116,7 +116,7 @@ def prune_missing(store: Store, roots: Sequence[str | Path]) -> int:
     ]
     with store.writing():
         ids = [state[0] for state in map(store.path_state, gone) if state is not None]
-        before = store.images(ids)
+        before = store.images(store.with_frames(ids))
         forget_removed(store, before, store.remove_paths(gone))
     return len(gone)
 
@@ -138,7 +138,7 @@ def remove(store: Store, keys: Sequence[str | Path | int]) -> list[int]:
             paths.append(path)
     with store.writing():
         path_ids = [state[0] for state in map(store.path_state, paths) if state is not None]
-        before = store.images(ids + path_ids)
+        before = store.images(store.with_frames(ids + path_ids))
         removed = store.remove_images(ids) + store.remove_paths(paths)
         forget_removed(store, before, removed)
         return removed
@@ -163,6 +163,21 @@ def _describing_stages(store: Store, keypoints: bool | None) -> list[Reranker]:
     if keypoints and KEYPOINTS_STAGE not in names:
         names.append(KEYPOINTS_STAGE)
     return get_rerankers(names, store.runtime)
+
+
+def _batches(files: Sequence[FileRecord], size: int) -> Iterable[list[FileRecord]]:
+    """Pictures `size` at a time; each video alone (its frames are a batch already)."""
+    pictures: list[FileRecord] = []
+    for file in files:
+        if is_video(file.path):
+            yield [file]
+            continue
+        pictures.append(file)
+        if len(pictures) == size:
+            yield pictures
+            pictures = []
+    if pictures:
+        yield pictures
 
 
 def _labeller(
@@ -190,12 +205,18 @@ def _index_batch(
     side = max([side, *(stage.query_min_side for stage in stages)])
     links: list[PathLink] = []  # files whose content is stored already, or pending in this batch
     settings = store.settings
+    states = store.path_states([file.path for file in batch])  # one lookup for the batch (a round trip on a server)
     for file in batch:
-        state = store.path_state(file.path)
+        state = states.get(file.path)
         if state is not None and state[1:] == (file.mtime_ns, file.size):
             report.unchanged += 1
             continue
         try:
+            if is_video(file.path):
+                sha256 = _add_video(store, file, side, label_of, names, pending, images)
+                if sha256 is not None:
+                    links.append(PathLink(file.path, file.mtime_ns, file.size, sha256))
+                continue
             data = read_bytes(file.path, settings.max_bytes, settings.limit_advice)
             sha256 = hashlib.sha256(data).hexdigest()
             if sha256 in pending or store.image_id_for_sha256(sha256) is not None:
@@ -215,11 +236,32 @@ def _index_batch(
     vectors = {spec.name: store.runtime.extractor(spec.name).extract_batch([in_input_mode(spec, image, grey) for image in images])
                for spec in store.specs}
     new = list(pending.values())
-    dropped_records = store.images([state[0] for state in map(store.path_state, (f.path for f in batch))
-                                    if state is not None])
+    dropped_records = store.images(store.with_frames([state[0] for state in states.values()]))
     _, dropped = store.add_batch(new, vectors, links)
     forget_removed(store, dropped_records, dropped)
     for stage in stages:
         stage.on_index([(image.sha256, picture, (image.width, image.height)) for image, picture in zip(new, images)])
-    report.indexed += len(pending)
+    report.indexed += sum(image.is_poster for image in pending.values())  # a video counts once
     report.linked += len(links)
+
+
+def _add_video(store: Store, file: FileRecord, side: int, label_of: Callable[[str], str | None],
+               names: Mapping[str, str], pending: dict[str, NewImage], images: list[Image.Image]) -> str | None:
+    """Add a video's sampled frames to `pending` and `images` (the first kept frame, the
+    poster, records the path); or return its SHA-256 when that content is stored already
+    (only the path is recorded). Raises DecodeError like a picture that cannot be read."""
+    if not store.supports_video:
+        raise DecodeError(file.path, "videos need the embedded store (this backend keeps no video frames)")
+    limits = VideoLimits.of(store.settings)
+    sha256, _ = file_sha256(file.path, limits)
+    if sha256 in pending or store.image_id_for_sha256(sha256) is not None:
+        return sha256
+    label, name = label_of(file.path), names.get(file.path, Path(file.path).name)
+    kind = Path(file.path).suffix.lstrip(".").upper()
+    for number, frame in enumerate(sample_frames(file.path, limits, side)):
+        key = sha256 if number == 0 else frame_sha256(sha256, frame.seconds)
+        # no pixel digest: a frame is never "exact" (its pixels depend on the decoder's scaler)
+        pending[key] = NewImage(file.path, file.mtime_ns, file.size, key, frame.width, frame.height, kind, label, name,
+                                None, hash_detail(frame.image), frame.seconds, sha256)
+        images.append(frame.image)
+    return None

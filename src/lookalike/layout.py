@@ -5,6 +5,7 @@ beside it,
     db.lock       the file its writers lock
     db.files/     the HTTP service's copies of uploaded images
     db.thumbnails/ thumbnails of stored images, made at first request (`lookalike.thumbnails`)
+    db.dedup/     the dedup actions' lock and the backups that let `lookalike undo` restore linked files
 
 What can be made again for any collection (the converted model, keypoint features) lives
 in the machine's cache instead (`Settings.cache_root()`).
@@ -35,3 +36,8 @@ class Layout:
     @property
     def thumbnails(self) -> Path:
         return Path(f"{self.db}.thumbnails")
+
+    @property
+    def dedup(self) -> Path:
+        """`lookalike.curate.actions`' lock file and the bytes of files it replaced by links."""
+        return Path(f"{self.db}.dedup")

@@ -29,10 +29,21 @@ class ImageRecord:
     # measured (and by backends that do not keep them): unknown, see `lookalike.scoring`.
     pixel_digest: str | None = None
     hash_detail: float | None = None
+    # A video frame (`lookalike.video`): the id of its video's poster frame (the image that
+    # carries the video's paths, which `paths` repeats) and its time in seconds; None for a picture.
+    video_id: int | None = None
+    seconds: float | None = None
 
     @property
     def path(self) -> str | None:
         return self.paths[0] if self.paths else None
+
+    @property
+    def place(self) -> str | None:
+        """Where to look: the path, with a video frame's time (`clip.mp4 @ 0:12.4`)."""
+        if self.seconds is None or self.path is None:
+            return self.path
+        return f"{self.path} @ {timestamp(self.seconds)}"
 
     def existing_path(self) -> str | None:
         """The first of its paths still on disk as a file (None when every copy is gone)."""
@@ -63,6 +74,7 @@ class Match:
             "orientation": self.orientation,
             "evidence": {name: round(value, 4) for name, value in self.evidence.items()},
             "explanation": self.explanation,
+            **video_fields(self.image),
         }
 
 
@@ -155,6 +167,22 @@ class StoreInfo:
         return asdict(self)
 
 
+def timestamp(seconds: float) -> str:
+    """A video time as people read it: 0:12.4, 1:02:03.5."""
+    tenths = int(round(seconds * 10))
+    minutes, rest = divmod(tenths, 600)
+    hours, minutes = divmod(minutes, 60)
+    clock = f"{hours}:{minutes:02d}" if hours else f"{minutes}"
+    return f"{clock}:{rest // 10:02d}.{rest % 10}"
+
+
+def video_fields(image: ImageRecord) -> dict[str, Any]:
+    """A video frame's fields for JSON (`video_id`, `seconds`, `timestamp`); {} for a picture."""
+    if image.seconds is None:
+        return {}
+    return {"video_id": image.video_id, "seconds": round(image.seconds, 3), "timestamp": timestamp(image.seconds)}
+
+
 def _image_summary(image: ImageRecord) -> dict[str, Any]:
     return {
         "id": image.id,
@@ -164,4 +192,5 @@ def _image_summary(image: ImageRecord) -> dict[str, Any]:
         "width": image.width,
         "height": image.height,
         "bytes": image.bytes,
+        **video_fields(image),
     }

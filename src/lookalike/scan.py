@@ -8,9 +8,20 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Iterator
 
+# What a folder walk collects (docs/formats.md): the formats Pillow reads itself, those of
+# phones (HEIC/HEIF through pillow-heif, AVIF), camera RAW (through rawpy; told apart by the
+# name, since most RAW files are TIFF inside) and videos (through PyAV, by sampled frames).
+# A file whose reader is not installed is skipped with the package to install.
+PHONE_SUFFIXES = frozenset({".heic", ".heif", ".hif", ".avif"})
+RAW_SUFFIXES = frozenset(
+    {".dng", ".cr2", ".cr3", ".crw", ".nef", ".nrw", ".arw", ".srf", ".sr2", ".raf", ".orf", ".rw2", ".pef",
+     ".srw", ".x3f", ".3fr", ".iiq", ".erf", ".kdc", ".dcr", ".mrw", ".mef", ".mos", ".rwl"}
+)
+VIDEO_SUFFIXES = frozenset({".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".mts", ".m2ts", ".3gp"})
 IMAGE_SUFFIXES = frozenset(
     {".jpg", ".jpeg", ".jpe", ".png", ".webp", ".gif", ".bmp", ".dib", ".tif", ".tiff"}
-)
+) | PHONE_SUFFIXES | RAW_SUFFIXES
+MEDIA_SUFFIXES = IMAGE_SUFFIXES | VIDEO_SUFFIXES
 
 
 @dataclass(frozen=True)
@@ -55,7 +66,7 @@ def _reason(path: str | Path, exc: OSError) -> str:
 
 
 def scan(roots: Iterable[str | Path]) -> Iterator[FileRecord | Unreadable]:
-    """Every file with an image suffix below the roots (or a root that is itself a file),
+    """Every file with an image or video suffix below the roots (or a root that is itself a file),
     in a stable sorted order, and an `Unreadable` for each such file (or folder) that cannot
     be looked at. Hidden folders are skipped; symlinked folders are not followed (a link
     back up would loop) and are reported."""
@@ -73,9 +84,14 @@ def scan(roots: Iterable[str | Path]) -> Iterator[FileRecord | Unreadable]:
                 yield Unreadable(os.path.join(folder, name), "symlinked folder, not followed")
             subfolders[:] = sorted(d for d in subfolders if not d.startswith(".") and not os.path.islink(os.path.join(folder, d)))
             for name in sorted(files):
-                if Path(name).suffix.lower() in IMAGE_SUFFIXES:
+                if Path(name).suffix.lower() in MEDIA_SUFFIXES:
                     yield look_at(os.path.join(folder, name))
         yield from unlistable
+
+
+def is_video(path: str | Path) -> bool:
+    """Whether the file's name says video (VIDEO_SUFFIXES): indexed by its frames."""
+    return Path(path).suffix.lower() in VIDEO_SUFFIXES
 
 
 def label_for(path: str, label_from: str | None) -> str | None:

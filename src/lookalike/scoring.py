@@ -398,3 +398,44 @@ def outvoted_score(score: float, agreement: float, best: float, min_near_duplica
     its first-stage score."""
     _, high = same_object_band(min_near_duplicate)
     return min(score, high - BAND_MARGIN * (1.0 - (agreement / best if best > 0 else 0.0)))
+
+
+# --- video frames (`lookalike.video`) and frame sequences (`lookalike.sequences`) ------------
+# Frames are judged on a 32 x 32 grey thumbnail (0-255). A frame whose grey standard deviation
+# is below FRAME_BLANK_MAX_STD shows nothing: black, white, one flat colour, a fade at its
+# darkest (the copy benchmark calls a picture blank below the same 8). Such frames are never
+# indexed: every video that starts black would otherwise share a frame with every other.
+FRAME_BLANK_MAX_STD = 8.0
+# Mean absolute grey difference between two frames' thumbnails: at most FRAME_STILL_MAX_DIFF,
+# the same picture (a still shot, a title card held for seconds; encoder noise moves a
+# thumbnail by about 1); at least SCENE_CHANGE_MIN_DIFF between consecutive frames, a cut.
+# Measured on the test slideshows (tests/video_files.py: 320 x 240, 10 fps, a pan across 15%
+# of a photo in 3 s): consecutive frames differ by 1.3-7.6, frames a second apart by 10-30,
+# the two frames of a cut between photos by 50-70; a title card held still, by 0.
+FRAME_STILL_MAX_DIFF = 3.0
+SCENE_CHANGE_MIN_DIFF = 25.0
+# Two videos are one clip (a re-encode, a trim) when at least SEQUENCE_MIN_FRAMES of their
+# frames match as near-duplicates in the same time order at one time offset (within
+# SEQUENCE_OFFSET_SLACK seconds: each video's frames are sampled a step apart, so matching
+# frames may sit up to a step apart), and those frames are at least SEQUENCE_MIN_SHARE of the
+# shorter video's frames. One shared frame (a title card, a logo) or a shared opening of a
+# longer video is no duplicate.
+SEQUENCE_MIN_FRAMES = 3
+SEQUENCE_MIN_SHARE = 0.5
+SEQUENCE_OFFSET_SLACK = 1.0
+
+
+def frame_is_blank(thumbnail: np.ndarray) -> bool:
+    """Whether a frame's grey thumbnail shows nothing (FRAME_BLANK_MAX_STD)."""
+    return float(np.std(thumbnail)) < FRAME_BLANK_MAX_STD
+
+
+def frame_difference(first: np.ndarray, second: np.ndarray) -> float:
+    """Mean absolute grey difference of two frames' thumbnails (0-255)."""
+    return float(np.mean(np.abs(first.astype(np.float32) - second.astype(np.float32))))
+
+
+def same_clip(matched: int, shorter_frames: int) -> bool:
+    """Whether `matched` frames in time order make two videos one clip (see above), the
+    shorter of the two holding `shorter_frames` indexed frames."""
+    return matched >= SEQUENCE_MIN_FRAMES and matched >= SEQUENCE_MIN_SHARE * shorter_frames

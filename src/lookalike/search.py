@@ -127,7 +127,22 @@ def _search(store: Store, source: ImageSource, k: int, min_score: float, rerank:
     with timed(stats, "rerank"):
         for stage in stages:
             matches = stage.rerank(store, query, matches)
-    return [m for m in matches[:k] if m.score >= min_score]
+    return [m for m in best_frame_per_video(matches)[:k] if m.score >= min_score]
+
+
+def best_frame_per_video(matches: Sequence[Match]) -> list[Match]:
+    """The matches (best first) with each video once, at its best-scoring frame: a picture
+    taken from a video finds the video and the time it shows, not every frame around it."""
+    seen: set[int] = set()
+    kept = []
+    for match in matches:
+        video = match.image.video_id
+        if video is not None:
+            if video in seen:
+                continue
+            seen.add(video)
+        kept.append(match)
+    return kept
 
 
 def _count(stats: SearchStats, features: QueryFeatures, ids: list[int], turned: bool) -> None:

@@ -35,6 +35,12 @@ class Settings:
     # Decompression-bomb guards (lookalike.decode): 1.5x a 120 MP camera; 200 MB a file.
     max_pixels: int = DEFAULT_MAX_PIXELS
     max_bytes: int = DEFAULT_MAX_BYTES
+    # Videos (lookalike.video): a file's bytes, the seconds from its start that are decoded
+    # (the rest of a longer video is not indexed) and the frames kept per video; each frame
+    # is held to `max_pixels` like a picture.
+    video_max_bytes: int = 16 * 1024**3
+    video_max_seconds: float = 3600.0
+    video_max_frames: int = 300
     # What a refusal for size tells its reader to do: these fields, by default; the command
     # line and the server name their own options (see errors.LimitAdvice).
     limit_advice: LimitAdvice = LimitAdvice()

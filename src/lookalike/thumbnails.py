@@ -27,6 +27,7 @@ from .decode import load_image
 from .errors import FileGone
 from .records import ImageRecord
 from .settings import Settings
+from .video import VideoLimits, frame_at
 
 # The web page's sizes (96, 320, 480: its rows, cards and query preview at twice their CSS
 # size), the API's default (256) and the largest a client may ask for.
@@ -77,6 +78,8 @@ class Thumbnails:
         if path is None:
             raise FileGone(record.id)
         settings = self.settings
+        if record.seconds is not None:  # a video frame: the picture at its time
+            return frame_at(path, record.seconds, VideoLimits.of(settings), min_side=size)
         return load_image(path, min_side=size, max_pixels=settings.max_pixels, max_bytes=settings.max_bytes,
                           advice=settings.limit_advice).image
 

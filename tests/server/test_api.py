@@ -148,6 +148,11 @@ def test_api_keys(keyed_server: RunningServer, gallery: Path, tmp_path: Path) ->
         assert anonymous.post("/v1/images", files=[("files", ("m.png", image))]).status_code == 401
         assert anonymous.post("/v1/search", files={"file": image}).status_code == 401
         assert anonymous.get("/v1/duplicates").status_code == 401
+        for route in ("/v1/dedup/plan", "/v1/dedup/apply"):  # acting on duplicates: the write key
+            assert anonymous.post(route, json={"action": "trash"}).status_code == 401
+        assert anonymous.post("/v1/dedup/undo").status_code == 401
+        assert anonymous.post("/v1/dedup/marks", json={"kind": "keep", "images": [1]}).status_code == 401
+        assert member.post("/v1/dedup/undo").status_code == 409  # nothing to undo
         assert keyed_server.client("wrong").get("/v1/images").status_code == 401
         assert member.get("/healthz").json()["auth"] == "all"  # without a key: only {"status": "ok"}
         stored = member.post("/v1/images", files=[("files", ("m.png", image))])

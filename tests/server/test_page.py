@@ -234,7 +234,7 @@ def test_upload_batch_then_search(page: sync_api.Page, gallery: Path, tmp_path: 
         page.locator("#upload-files").set_input_files(notes)
         page.get_by_role("button", name="Upload 1 file").click()
         expect(page.locator("#notice-text")).to_have_text(
-            "That file is not an image lookalike can read (JPEG, PNG, WebP, GIF, BMP or TIFF).")
+            "That file is not an image lookalike can read (JPEG, PNG, WebP, GIF, BMP, TIFF, HEIC, AVIF or camera RAW).")
         page.screenshot(path=tmp_path / "refused.png")
         expect(page.locator("#status")).to_contain_text("3 images")
 

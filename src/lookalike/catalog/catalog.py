@@ -250,7 +250,11 @@ class Catalog:
         return [row[0] for row in rows]
 
     def remove_image(self, image_id: int) -> bool:
-        """Call inside `transaction()`. Drops the image, its paths and its vectors."""
+        """Call inside `transaction()`. Drops the image, its paths and its vectors; a video's
+        poster takes its other frames with it (`frames_by_video` names them first, for
+        whoever must forget them too)."""
+        self.db.executemany("DELETE FROM images WHERE id = ?",
+                            [(frame,) for frame in self.frames_by_video([image_id]).get(image_id, [])])
         deleted = self.db.execute("DELETE FROM images WHERE id = ?", (image_id,)).rowcount
         if deleted:
             self._bump_generation()
@@ -268,6 +272,47 @@ class Catalog:
         left = self.db.execute("SELECT 1 FROM paths WHERE image_id = ? LIMIT 1", (image_id,)).fetchone()
         return False if left else self.remove_image(image_id)
 
+    # --- video frames (migrations.m009_video_frames) ------------------------------------------
+
+    def insert_frame(self, image_id: int, video_id: int, seconds: float) -> None:
+        """Call inside `transaction()`: `image_id` shows `video_id` (its poster's id; the
+        poster is a frame of itself) at `seconds`."""
+        self.db.execute("INSERT INTO video_frames (image_id, video_id, seconds) VALUES (?, ?, ?)",
+                        (image_id, video_id, float(seconds)))
+
+    def frames_by_video(self, ids: Sequence[int]) -> dict[int, list[int]]:
+        """The other frames (ids, in time order) of each video among `ids` (posters)."""
+        frames: dict[int, list[int]] = {}
+        for chunk in _chunks([int(i) for i in ids], 900):
+            marks = ",".join("?" * len(chunk))
+            for video_id, image_id in self.db.execute(
+                f"SELECT video_id, image_id FROM video_frames WHERE video_id IN ({marks}) AND image_id != video_id "
+                "ORDER BY video_id, seconds", chunk,
+            ):
+                frames.setdefault(video_id, []).append(image_id)
+        return frames
+
+    def frame_times(self, ids: Sequence[int]) -> dict[int, tuple[int, float]]:
+        """(video id, seconds) of each of `ids` that is a video frame."""
+        found: dict[int, tuple[int, float]] = {}
+        for chunk in _chunks([int(i) for i in ids], 900):
+            marks = ",".join("?" * len(chunk))
+            for image_id, video_id, seconds in self.db.execute(
+                f"SELECT image_id, video_id, seconds FROM video_frames WHERE image_id IN ({marks})", chunk
+            ):
+                found[image_id] = (video_id, seconds)
+        return found
+
+    def frame_counts(self, video_ids: Sequence[int]) -> dict[int, int]:
+        """How many frames (the poster included) each video among `video_ids` has."""
+        counts: dict[int, int] = {}
+        for chunk in _chunks([int(i) for i in video_ids], 900):
+            marks = ",".join("?" * len(chunk))
+            counts.update(self.db.execute(
+                f"SELECT video_id, COUNT(*) FROM video_frames WHERE video_id IN ({marks}) GROUP BY video_id", chunk
+            ).fetchall())
+        return counts
+
     def paths_under(self, root: str) -> list[str]:
         prefix = root.rstrip("/") + "/"
         rows = self.db.execute(
@@ -282,10 +327,13 @@ class Catalog:
             rows = self.db.execute(
                 f"SELECT {_IMAGE_COLUMNS} FROM images WHERE id IN ({marks})", chunk
             ).fetchall()
-            paths = self._paths_of(chunk)
+            frames = self.frame_times(chunk)
+            paths = self._paths_of(sorted(set(chunk) | {video for video, _ in frames.values()}))
             for row in rows:
                 fields = dict(zip(_IMAGE_COLUMNS.split(", "), row))  # named as ImageRecord's fields
-                records[row[0]] = ImageRecord(**fields, paths=tuple(paths.get(row[0], ())))
+                video_id, seconds = frames.get(row[0], (None, None))
+                own = paths.get(row[0] if video_id is None else video_id, ())  # a frame: its video's files
+                records[row[0]] = ImageRecord(**fields, paths=tuple(own), video_id=video_id, seconds=seconds)
         return records
 
     def image(self, image_id: int) -> ImageRecord | None:

@@ -147,6 +147,69 @@ def m007_pixel_digest_and_hash_detail(db: sqlite3.Connection) -> None:
     db.execute("ALTER TABLE images ADD COLUMN hash_detail REAL")
 
 
+def m008_dedup_marks_and_actions(db: sqlite3.Connection) -> None:
+    """What `lookalike duplicates --apply` did and what people said about groups
+    (`lookalike.curate`). A run's steps are journaled before a file is touched and marked
+    done after, so a crash leaves a journal that `undo` or the next run completes; marks
+    name images by content (SHA-256), so they survive re-indexing and moves."""
+    _run_statements(
+        db,
+        """
+        CREATE TABLE dedup_runs (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            action TEXT NOT NULL,
+            target TEXT,
+            rules TEXT NOT NULL,
+            state TEXT NOT NULL,
+            started_at TEXT NOT NULL,
+            finished_at TEXT
+        );
+        CREATE TABLE dedup_steps (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            run_id INTEGER NOT NULL REFERENCES dedup_runs(id),
+            action TEXT NOT NULL,
+            path TEXT NOT NULL,
+            keeper TEXT NOT NULL,
+            sha256 TEXT NOT NULL,
+            size INTEGER NOT NULL,
+            mtime_ns INTEGER NOT NULL,
+            label TEXT,
+            destination TEXT,
+            state TEXT NOT NULL,
+            error TEXT
+        );
+        CREATE INDEX dedup_steps_run ON dedup_steps(run_id, id);
+        CREATE TABLE dedup_marks (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            kind TEXT NOT NULL,
+            members TEXT NOT NULL,
+            note TEXT,
+            created_at TEXT NOT NULL,
+            UNIQUE (kind, members)
+        )
+        """,
+    )
+
+
+
+def m009_video_frames(db: sqlite3.Connection) -> None:
+    """Videos are indexed as sampled frames (`lookalike.video`), each an image row tied to its
+    video and its time. The video is its first kept frame (the poster): the row that carries
+    the file's SHA-256 and its paths, so re-indexing, linking identical copies and pruning
+    work as for a picture; the other frames have no path of their own (their SHA-256 is made
+    up from the video's and the time) and leave with the poster (`Catalog.remove_image`)."""
+    _run_statements(
+        db,
+        """
+        CREATE TABLE video_frames (
+            image_id INTEGER PRIMARY KEY REFERENCES images(id) ON DELETE CASCADE,
+            video_id INTEGER NOT NULL REFERENCES images(id) ON DELETE CASCADE,
+            seconds REAL NOT NULL
+        );
+        CREATE INDEX video_frames_video ON video_frames(video_id, seconds)
+        """,
+    )
+
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     m001_initial,
     m002_meta,
@@ -155,6 +218,8 @@ MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     m005_index_journal,
     m006_image_ids_never_reused,
     m007_pixel_digest_and_hash_detail,
+    m008_dedup_marks_and_actions,
+    m009_video_frames,
 ]
 
 

@@ -16,7 +16,7 @@ from .config import COMPARE_FILES, MAX_JSON_BYTES, SEARCH_FILES, ServerConfig
 from .errors import install_error_handlers
 from .guard import RefuseForeignPages
 from .middleware import AnswerUnexpectedErrors, BodyLimit, LimitBodySize, RecordTimings, log
-from .routes import collection, images, search
+from .routes import collection, dedup, images, search
 from .service import Service, remove_abandoned_uploads
 
 STATIC = Path(__file__).parent / "static"
@@ -48,7 +48,7 @@ def create_app(config: ServerConfig | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.service = service
-    for router in (images.router, search.router, collection.router):
+    for router in (images.router, search.router, collection.router, dedup.router):
         app.include_router(router)
     install_error_handlers(app)
     _mount_page(app)

@@ -7,7 +7,8 @@ from __future__ import annotations
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from ..errors import CorruptImage, DecodeError, FileGone, ImageTooLarge, LookalikeError, NotAnImage, NotInCollection
+from ..errors import (CorruptImage, DecodeError, FileChanged, FileGone, ImageTooLarge, LookalikeError, NotAnImage,
+                      NotInCollection, NothingToUndo, UnknownKeepRule)
 
 
 def status_for(error: LookalikeError) -> int:
@@ -15,6 +16,10 @@ def status_for(error: LookalikeError) -> int:
         return 404
     if isinstance(error, FileGone):
         return 410
+    if isinstance(error, (NothingToUndo, FileChanged)):
+        return 409
+    if isinstance(error, UnknownKeepRule):
+        return 422
     if isinstance(error, ImageTooLarge):
         # Too many bytes: the request is too large. Too many pixels: the request was fine,
         # the image it carries is refused.

@@ -16,11 +16,11 @@ import threading
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
-from typing import IO, Iterable, Iterator, Mapping
+from typing import IO, Any, Iterable, Iterator, Mapping
 
 from ..api import Collection
 from ..layout import Layout
-from ..decode import decode_image
+from ..decode import decode_image, is_raw
 from ..thumbnails import Thumbnails
 from .config import ServerConfig
 from .metrics import Metrics
@@ -29,7 +29,8 @@ from .metrics import Metrics
 TEMPORARY_PREFIX = ".upload-"
 # Hex digits of the image's SHA-256 a signed URL carries and its signature covers.
 SIGNED_HASH_CHARS = 16
-_EXTENSIONS = {"JPEG": ".jpg", "PNG": ".png", "WEBP": ".webp", "GIF": ".gif", "BMP": ".bmp", "TIFF": ".tif"}
+_EXTENSIONS = {"JPEG": ".jpg", "PNG": ".png", "WEBP": ".webp", "GIF": ".gif", "BMP": ".bmp", "TIFF": ".tif",
+               "HEIF": ".heic", "AVIF": ".avif"}
 
 
 class ReadWriteLock:
@@ -78,7 +79,7 @@ class Service:
         self.metrics = Metrics()
         self.upload_dir = Layout(settings.db).uploads
         self.thumbnails = Thumbnails(Layout(settings.db).thumbnails, settings)
-        self.duplicates_cache: dict[object, list] = {}
+        self.duplicates_cache: dict[object, Any] = {}  # groups, and the keepers of their pages
         self._url_secret = (
             hashlib.sha256(b"lookalike-url-signing\0" + "\0".join(sorted(config.api_keys)).encode()).digest()
             if config.reads_need_key else b""
@@ -123,7 +124,9 @@ class Service:
         digest = hashlib.sha256(data).hexdigest()
         folder = self.upload_dir / digest[:2]
         folder.mkdir(parents=True, exist_ok=True)
-        return write_pending(folder / (digest + _EXTENSIONS.get(decoded.format, ".img")), digest, data)
+        # a camera RAW keeps its own suffix: it says how to read the file again (decode.is_raw)
+        suffix = Path(name).suffix.lower() if is_raw(name) else _EXTENSIONS.get(decoded.format, ".img")
+        return write_pending(folder / (digest + suffix), digest, data)
 
     def forget_upload_files(self, paths: Iterable[str]) -> None:
         """Delete our own copies of uploads among `paths`; call under the write lock, in the

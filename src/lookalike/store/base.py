@@ -16,6 +16,7 @@ from typing import Iterator, Sequence
 
 import numpy as np
 
+from ..catalog.dedup_book import DedupBook
 from ..errors import FeatureMismatch, LookalikeError, StoreError
 from ..features.base import FeatureSpec
 from ..records import ImageRecord
@@ -41,6 +42,15 @@ class NewImage:
     name: str | None = None
     pixel_digest: str | None = None  # `decode.pixel_digest`
     hash_detail: float | None = None  # `features.hashes.hash_detail`
+    # A video frame (`lookalike.video`): its time, and the SHA-256 of its video's file (the
+    # poster frame's own `sha256`; the poster alone records `path`).
+    seconds: float | None = None
+    video_sha256: str | None = None
+
+    @property
+    def is_poster(self) -> bool:
+        """A picture, or the frame that stands for its video: the one that records the path."""
+        return self.video_sha256 is None or self.video_sha256 == self.sha256
 
 
 @dataclass(frozen=True)
@@ -131,6 +141,27 @@ class Store(ABC):
     def image(self, image_id: int) -> ImageRecord | None:
         return self.images([image_id]).get(image_id)
 
+    def dedup_book(self) -> "DedupBook":
+        """The action journal and the marks of `lookalike.curate` (a SQLite catalog's tables)."""
+        raise StoreError(f"{self.location}: this store keeps no dedup journal; act on duplicates in an "
+                         "embedded store (lookalike migrate --from THIS --to photos.db)")
+
+    # --- video frames (`lookalike.video`; a backend without them indexes no video) -------------
+
+    supports_video = False
+
+    def with_frames(self, ids: Sequence[int]) -> list[int]:
+        """`ids` and, for every video's poster among them, its other frames (first)."""
+        return list(ids)
+
+    def frame_times(self, ids: Sequence[int]) -> dict[int, tuple[int, float]]:
+        """(video id, seconds) of each of `ids` that is a video frame."""
+        return {}
+
+    def frame_counts(self, video_ids: Sequence[int]) -> dict[int, int]:
+        """How many frames each video has (its poster included)."""
+        return {}
+
     # --- the interface --------------------------------------------------------------------------
 
     @property
@@ -178,6 +209,11 @@ class Store(ABC):
     @abstractmethod
     def path_state(self, path: str) -> tuple[int, int, int] | None:
         """(image id, mtime_ns, size) recorded for a path."""
+
+    def path_states(self, paths: Sequence[str]) -> dict[str, tuple[int, int, int]]:
+        """`path_state` of each known path, in one go where the backend can (a server: one round trip)."""
+        states = {path: self.path_state(path) for path in paths}
+        return {path: state for path, state in states.items() if state is not None}
 
     @abstractmethod
     def image_id_for_sha256(self, sha256: str) -> int | None: ...

@@ -27,6 +27,7 @@ from typing import IO, Iterator, Sequence
 import numpy as np
 
 from ..catalog import Catalog
+from ..catalog.dedup_book import DedupBook
 from ..errors import IndexFolderBlocked
 from ..features.base import FeatureSpec
 from ..layout import Layout
@@ -83,8 +84,23 @@ class EmbeddedStore(Store):
     def path_state(self, path: str) -> tuple[int, int, int] | None:
         return self.catalog.path_state(path)
 
+    def dedup_book(self) -> DedupBook:
+        return DedupBook(self.catalog.db)
+
     def image_id_for_sha256(self, sha256: str) -> int | None:
         return self.catalog.image_id_for_sha256(sha256)
+
+    supports_video = True
+
+    def with_frames(self, ids: Sequence[int]) -> list[int]:
+        frames = self.catalog.frames_by_video(ids)
+        return [frame for video in ids for frame in frames.get(int(video), [])] + list(ids)
+
+    def frame_times(self, ids: Sequence[int]) -> dict[int, tuple[int, float]]:
+        return self.catalog.frame_times(ids)
+
+    def frame_counts(self, video_ids: Sequence[int]) -> dict[int, int]:
+        return self.catalog.frame_counts(video_ids)
 
     def images(self, ids: Sequence[int]) -> dict[int, ImageRecord]:
         return self.catalog.images(ids)
@@ -127,20 +143,30 @@ class EmbeddedStore(Store):
     ) -> tuple[list[int], list[int]]:
         catalog = self.catalog
         dropped: list[int] = []
+        # the frames of videos whose path may now show other content leave with their poster
+        frames = catalog.frames_by_video([state[0] for state in map(catalog.path_state, {i.path for i in new} |
+                                                                    {link.path for link in links}) if state])
         with catalog.transaction():
             ids = []
+            posters: dict[str, int] = {}
             for image in new:
                 image_id = catalog.insert_image(
                     image.sha256, image.size, image.width, image.height, image.format, image.label, image.name,
                     image.pixel_digest, image.hash_detail,
                 )
-                _collect(catalog.record_path(image.path, image_id, image.mtime_ns, image.size), dropped)
+                if image.is_poster:
+                    _collect(catalog.record_path(image.path, image_id, image.mtime_ns, image.size), dropped)
+                    posters[image.sha256] = image_id
+                if image.seconds is not None:  # its poster: in this batch, or stored before (`migrate`)
+                    video = image.video_sha256 or image.sha256
+                    catalog.insert_frame(image_id, posters.get(video) or catalog.image_id_for_sha256(video), image.seconds)
                 ids.append(image_id)
             for spec in self.specs:
                 catalog.put_vectors(spec.name, ids, vectors[spec.name])
             for link in links:
                 image_id = catalog.image_id_for_sha256(link.sha256)
                 _collect(catalog.record_path(link.path, image_id, link.mtime_ns, link.size), dropped)
+        dropped = [frame for video in dropped for frame in frames.get(video, [])] + dropped
         self._remove_from_indexes(dropped)
         id_array = np.asarray(ids, dtype=np.int64)
         for name, index in self.indexes.items():
@@ -150,16 +176,18 @@ class EmbeddedStore(Store):
     def remove_images(self, ids: Sequence[int]) -> list[int]:
         with self._mirrored():
             with self.catalog.transaction():
-                removed = [image_id for image_id in ids if self.catalog.remove_image(int(image_id))]
+                removed = [image_id for image_id in self.with_frames(ids) if self.catalog.remove_image(int(image_id))]
             self._remove_from_indexes(removed)
         return removed
 
     def remove_paths(self, paths: Sequence[str]) -> list[int]:
         dropped: list[int] = []
+        frames = self.catalog.frames_by_video([state[0] for state in map(self.catalog.path_state, paths) if state])
         with self._mirrored():
             with self.catalog.transaction():
                 for path in paths:
                     _collect(self.catalog.remove_path(path), dropped)
+            dropped = [frame for video in dropped for frame in frames.get(video, [])] + dropped
             self._remove_from_indexes(dropped)
         return dropped
 

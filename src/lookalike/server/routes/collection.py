@@ -8,6 +8,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import PlainTextResponse
 
 from ...records import DuplicateGroup
+from ...curate import PlannedGroup, group_key
 from ..deps import CanRead, CanReadMetrics, ServiceDep, may_read
 from ..service import Service
 from .views import Signer, image_view
@@ -21,31 +22,59 @@ def duplicates(
     offset: Annotated[int, Query(ge=0)] = 0,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     min_score: Annotated[float | None, Query(ge=0, le=1)] = None,
+    keep: Annotated[str | None, Query(description="Keeper rules, e.g. original,pixels,quality")] = None,
+    prefer: Annotated[list[str], Query(description="Folders whose copies to keep first")] = [],  # noqa: B006
 ) -> dict[str, Any]:
-    """Groups of near-duplicates, largest first, a page at a time."""
-    groups = _duplicate_groups(service, min_score)
+    """Groups of near-duplicates, largest first, a page at a time (as the marks leave
+    them), each with the image the keeper rules keep (`keeper_id`) and why (`reason`)."""
+    groups = duplicate_groups(service, min_score)
     page = groups[offset : offset + limit]
-    return {"total": len(groups), "offset": offset, "limit": limit,
-            "groups": [_group_view(group, service.sign_url) for group in page]}
-
-
-def _duplicate_groups(service: Service, min_score: float | None) -> list[DuplicateGroup]:
-    """Cached until the collection changes: paging through groups must not recompute them."""
     with service.lock.reading():
-        key = (service.collection.version(), min_score)
-        cached = service.duplicates_cache.get(key)
-        if cached is None:
-            cached = service.collection.duplicates(min_score)
-            service.duplicates_cache.clear()
-            service.duplicates_cache[key] = cached
+        planned = _page_plan(service, page, keep, tuple(prefer))
+    return {"total": len(groups), "offset": offset, "limit": limit,
+            "groups": [_group_view(group, service.sign_url, planned.get(group_key(group))) for group in page]}
+
+
+def _page_plan(service: Service, page: list[DuplicateGroup], keep: str | None,
+               prefer: tuple[str, ...]) -> dict[str, PlannedGroup]:
+    """The keepers of a page of groups, by group key; kept with the cached groups (aligning
+    copies to spot edited ones takes a fraction of a second per group)."""
+    key = ("keepers", tuple(group_key(group) for group in page), keep, prefer)
+    planned = service.duplicates_cache.get(key)
+    if planned is None:
+        plan = service.collection.plan_dedup(keep, prefer=prefer, groups=page)
+        planned = service.duplicates_cache[key] = {p.key: p for p in plan.groups}
+    return planned
+
+
+def duplicate_groups(service: Service, min_score: float | None) -> list[DuplicateGroup]:
+    """Cached until the collection or the marks change: paging through groups must not
+    recompute them (a dedup action clears the cache: moving a path changes no vector)."""
+    with service.lock.reading():
+        return cached_groups(service, min_score)
+
+
+def cached_groups(service: Service, min_score: float | None) -> list[DuplicateGroup]:
+    """`duplicate_groups` for a caller that holds the service's lock already."""
+    key = (service.collection.version(), service.collection.marks_revision(), min_score)
+    cached = service.duplicates_cache.get(key)
+    if cached is None:
+        cached = service.collection.duplicates(min_score)
+        service.duplicates_cache.clear()
+        service.duplicates_cache[key] = cached
     return cached
 
 
-def _group_view(group: DuplicateGroup, sign: Signer) -> dict[str, Any]:
+def _group_view(group: DuplicateGroup, sign: Signer, planned: PlannedGroup | None = None) -> dict[str, Any]:
+    """The keeper is named by its image's id (the API shows no server paths)."""
+    keeper = planned.keeper if planned else None
     return {
+        "key": group_key(group),
         "size": len(group.images),
         "files": sum(len(image.paths) for image in group.images),
         "weakest_link": round(group.weakest_link, 4),
+        "keeper_id": next((image.id for image in group.images if keeper in image.paths), None),
+        "reason": planned.reason if planned else None,
         "images": [{**image_view(image, sign), "copies": len(image.paths)} for image in group.images],
     }
 

@@ -21,7 +21,9 @@ from .views import image_view
 router = APIRouter(prefix="/v1/images", tags=["images"])
 
 _MEDIA_TYPES = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp", "GIF": "image/gif",
-                "BMP": "image/bmp", "TIFF": "image/tiff"}
+                "BMP": "image/bmp", "TIFF": "image/tiff", "HEIF": "image/heif", "AVIF": "image/avif",
+                "MP4": "video/mp4", "M4V": "video/mp4", "MOV": "video/quicktime", "MKV": "video/x-matroska",
+                "WEBM": "video/webm", "AVI": "video/x-msvideo"}
 
 
 @router.post("", status_code=201, dependencies=[CanWrite], responses={

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Callable
 
-from ...records import ImageRecord, Match
+from ...records import ImageRecord, Match, timestamp, video_fields
 
 
 Signer = Callable[[str, str], str]  # (url, the image's sha256) -> url, signed when reads need a key
@@ -31,6 +31,7 @@ def image_view(image: ImageRecord, sign: Signer = _unsigned) -> dict[str, Any]:
         "names": sorted({Path(p).name for p in image.paths if ".files/" not in p} | ({image.name} if image.name else set())),
         "file_url": sign(f"/v1/images/{image.id}/file", image.sha256),
         "thumbnail_url": sign(f"/v1/images/{image.id}/thumbnail", image.sha256),
+        **video_fields(image),  # a video frame: its time (the thumbnail is that frame)
     }
 
 
@@ -44,5 +45,7 @@ def match_view(match: Match, sign: Signer = _unsigned) -> dict[str, Any]:
 def _display_name(image: ImageRecord) -> str:
     """The name people know the image by: its recorded name, else its file's name."""
     if image.name:
-        return image.name
-    return Path(image.paths[0]).name if image.paths else f"image {image.sha256[:10]}"
+        name = image.name
+    else:
+        name = Path(image.paths[0]).name if image.paths else f"image {image.sha256[:10]}"
+    return name if image.seconds is None else f"{name} @ {timestamp(image.seconds)}"

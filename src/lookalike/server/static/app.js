@@ -1,6 +1,8 @@
 // The lookalike web page: search by image, upload a batch, review duplicates.
 // One ES module, no build step, no dependencies. It only talks to the JSON API under /v1.
 
+import { dedupTools } from './dedup.js';
+
 const RESULTS_K = 24;     // matches asked for per search; the slider filters them here
 const DUP_PAGE = 12;      // duplicate groups per page
 const UPLOAD_CHUNK = 10;  // files per upload request (the server caps a request at 100)
@@ -19,7 +21,7 @@ const MESSAGES = {
   404: 'That image is no longer in the collection.',
   410: "That image's file is no longer on the server's disk.",
   413: 'That is too large for the server.',
-  415: 'That file is not an image lookalike can read (JPEG, PNG, WebP, GIF, BMP or TIFF).',
+  415: 'That file is not an image lookalike can read (JPEG, PNG, WebP, GIF, BMP, TIFF, HEIC, AVIF or camera RAW).',
   422: 'The server could not read that image: the file may be damaged or cut short.',
 };
 const SHORT = { 413: 'Too large', 415: 'Not a supported image', 422: 'Damaged or unreadable' };
@@ -301,12 +303,15 @@ function resultCard(match) {
   const image = match.image;
   const img = el('img', { alt: `Thumbnail of ${image.name}`, loading: 'lazy', width: 160, height: 160 });
   showImage(img, thumbnail(image));
+  // a video frame: the thumbnail is that frame, the badge its time in the video
+  const played = image.timestamp ? el('span', { class: 'badge video', title: 'A frame of this video, at this time' },
+    `▶ ${image.timestamp}`) : null;
   return el('li', { class: 'result', dataset: { score: match.score } },
     el('button', {
       type: 'button', class: 'card', onclick: () => openViewer(image, match),
       'aria-label': `${image.name}, ${match.tier}, score ${formatScore(match.score)}. Open details.`,
     },
-    el('span', { class: 'thumb' }, img),
+    el('span', { class: 'thumb' }, img, played),
     el('span', { class: 'card-text' },
       el('span', { class: 'name', title: image.name }, image.name),
       el('span', { class: 'row spread' },
@@ -433,6 +438,7 @@ function metadataRows(image) {
     ['Added', formatDate(image.added_at)],
     ['Image id', image.id],
   ];
+  if (image.timestamp) rows.splice(1, 0, ['Video time', `${image.timestamp} (this frame)`]);
   if (image.copies > 1) rows.push(['Identical files', image.copies]);
   return rows.flatMap(([term, value]) => [el('dt', {}, term), el('dd', {}, String(value))]);
 }
@@ -625,41 +631,45 @@ function renderDuplicates({ total, offset, groups }) {
   $('#dup-next').disabled = offset + groups.length >= total;
 }
 
-// The copy most worth keeping, at a glance: most pixels, then most bytes (least compressed).
-function largest(images) {
-  const key = (image) => [image.width * image.height, image.bytes];
-  return images.reduce((best, image) => {
-    const [a, b] = [key(image), key(best)];
-    return a[0] > b[0] || (a[0] === b[0] && a[1] > b[1]) ? image : best;
-  });
-}
+// The copy the server's keeper rules keep (or the one a person clicked), marked with its reason.
+const dedup = dedupTools({ $, el, api, notify, fail, plural, formatBytes,
+  reload: () => loadDuplicates(state.dupOffset) });
 
 function groupCard(group, number) {
-  const best = group.images.length > 1 ? largest(group.images) : null;
   const files = group.files > group.size ? ` · ${plural(group.files, 'file')}` : '';
-  return el('li', { class: 'group panel' },
-    el('div', { class: 'group-head' },
-      el('h2', {}, `Group ${number}`),
-      el('span', { class: 'muted' }, `${plural(group.size, 'image')}${files} · `,
-        el('span', { title: 'The lowest score that links this group together' },
-          `weakest link ${formatScore(group.weakest_link)}`))),
-    el('ul', { class: 'group-images' }, group.images.map((image) => duplicateCard(image, image === best))));
+  const card = el('li', { class: 'group panel' });
+  const render = () => {
+    const keeper = group.size > 1 || group.files > 1 ? dedup.keeperOf(group) : null;
+    card.replaceChildren(
+      el('div', { class: 'group-head' },
+        el('h2', {}, `Group ${number}`),
+        el('span', { class: 'muted' }, `${plural(group.size, 'image')}${files} · `,
+          el('span', { title: 'The lowest score that links this group together' },
+            `weakest link ${formatScore(group.weakest_link)}`))),
+      keeper != null ? el('p', { class: 'keep-reason' }, 'Keep: ', dedup.reasonOf(group)) : null,
+      el('ul', { class: 'group-images' }, group.images.map((image) =>
+        duplicateCard(image, image.id === keeper, dedup.reasonOf(group), dedup.keepButton(group, image, render)))),
+      dedup.groupActions(group));
+  };
+  render();
+  return card;
 }
 
-function duplicateCard(image, isLargest) {
+function duplicateCard(image, isKeeper, reason, keepButton) {
   const img = el('img', { alt: `Thumbnail of ${image.name}`, loading: 'lazy', width: 160, height: 160 });
   showImage(img, thumbnail(image));
   return el('li', {},
     el('button', { type: 'button', class: 'card', onclick: () => openViewer(image),
       'aria-label': `${image.name}, ${formatSize(image)}, ${formatBytes(image.bytes)}. Open details.` },
     el('span', { class: 'thumb' }, img,
-      isLargest ? el('span', { class: 'badge best', title: 'Most pixels, then largest file' }, 'largest') : null),
+      isKeeper ? el('span', { class: 'badge best', title: `Keep: ${reason}` }, 'keep') : null),
     el('span', { class: 'card-text' },
       el('span', { class: 'name', title: image.name }, image.name),
       el('span', { class: 'dims' }, formatSize(image)),
       el('span', { class: 'muted' }, `${formatBytes(image.bytes)} · ${image.format}`),
       el('span', { class: image.copies > 1 ? 'copies' : 'muted' },
-        image.copies > 1 ? `${image.copies} identical files` : '1 file'))));
+        image.copies > 1 ? `${image.copies} identical files` : '1 file'))),
+    keepButton);
 }
 
 // ---------- start ----------
@@ -682,6 +692,7 @@ function start() {
   $('#upload-form').addEventListener('submit', uploadAll);
 
   $('#dup-refresh').addEventListener('click', () => loadDuplicates(state.dupOffset));
+  dedup.bind();
   $('#dup-prev').addEventListener('click', () => loadDuplicates(Math.max(0, state.dupOffset - DUP_PAGE)));
   $('#dup-next').addEventListener('click', () => loadDuplicates(state.dupOffset + DUP_PAGE));
 
