@@ -439,3 +439,36 @@ def same_clip(matched: int, shorter_frames: int) -> bool:
     """Whether `matched` frames in time order make two videos one clip (see above), the
     shorter of the two holding `shorter_frames` indexed frames."""
     return matched >= SEQUENCE_MIN_FRAMES and matched >= SEQUENCE_MIN_SHARE * shorter_frames
+
+
+# --- which copy of a duplicate group to keep (`lookalike.curate`) ------------------------------
+# Ties between copies (`curate.keeper`): differences this small decide nothing.
+# Pixel counts within this share of the largest tie (a 1-pixel trim is no difference).
+PIXELS_TOLERANCE = 0.01
+# JPEG quality estimates within this many points tie (encoders round their tables).
+QUALITY_TOLERANCE = 3
+# Modification times within this many seconds tie (copies made in one go).
+MTIME_TOLERANCE_S = 2.0
+# What makes a copy the edited one (`curate.provenance`, on copies aligned by their keypoints).
+# One copy holds content around the other's frame when at least this share of its area lies
+# outside the other's content, while the other has at most MAX_OTHER_EXTRA outside it.
+MIN_EXTRA = 0.03
+MAX_OTHER_EXTRA = 0.015
+# Pixels within this many levels (0-255, each channel) count as the same flat colour.
+FLAT_TOLERANCE = 12
+# A margin or overlay is synthetic when this share of its pixels has one flat colour.
+MIN_FLAT_SHARE = 0.5
+# An overlay makes the blocks it covers differ by at least this (mean absolute grey level,
+# after the best gain and offset from one copy to the other: recolouring is no overlay),
+# and covers between these shares of the picture.
+OVERLAY_BLOCK = 8
+OVERLAY_MIN_DIFFERENCE = 30.0
+OVERLAY_SHARES = (0.01, 0.5)
+# The gain and offset are refitted on this share of the pixels that fit best.
+FIT_SHARE = 0.7
+# ... and the edited copy's covered blocks are flatter than the other's by this share.
+OVERLAY_FLATTER_BY = 0.2
+# A copy is grey when no pixel's channels differ by more than this; the other has colour
+# when its mean channel spread reaches COLOUR_SPREAD.
+GREY_SPREAD = 3
+COLOUR_SPREAD = 8.0

@@ -23,15 +23,10 @@ from typing import Callable, Sequence
 
 from ..errors import UnknownKeepRule
 from ..records import ImageRecord
+from ..scoring import MTIME_TOLERANCE_S, PIXELS_TOLERANCE, QUALITY_TOLERANCE
 from .facts import LOSSLESS_QUALITY, FileFacts
 
 DEFAULT_RULES = "original,prefer,pixels,quality,metadata,older"
-# Pixel counts within this share of the largest tie (a 1-pixel trim is no difference).
-PIXELS_TOLERANCE = 0.01
-# JPEG quality estimates within this many points tie (encoders round their tables).
-QUALITY_TOLERANCE = 3
-# Modification times within this many seconds tie (copies made in one go).
-MTIME_TOLERANCE_S = 2.0
 
 
 @dataclass(frozen=True)

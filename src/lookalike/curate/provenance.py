@@ -26,31 +26,13 @@ import numpy as np
 from PIL import Image
 
 from ..rerank.keypoints import extract_features, verify
+from ..scoring import (
+    COLOUR_SPREAD, FIT_SHARE, FLAT_TOLERANCE, GREY_SPREAD, MAX_OTHER_EXTRA, MIN_EXTRA, MIN_FLAT_SHARE, OVERLAY_BLOCK,
+    OVERLAY_FLATTER_BY, OVERLAY_MIN_DIFFERENCE, OVERLAY_SHARES,
+)
 
 # Pixel analysis runs on copies shrunk to this long side.
 ANALYSIS_SIDE = 256
-# One copy holds content around the other's frame when at least this share of its area lies
-# outside the other's content, while the other has at most MAX_OTHER_EXTRA outside it.
-MIN_EXTRA = 0.03
-MAX_OTHER_EXTRA = 0.015
-# Pixels within this many levels (0-255, each channel) count as the same flat colour.
-FLAT_TOLERANCE = 12
-# A margin or overlay is synthetic when this share of its pixels has one flat colour.
-MIN_FLAT_SHARE = 0.5
-# An overlay makes the blocks it covers differ by at least this (mean absolute grey level,
-# after the best gain and offset from one copy to the other: recolouring is no overlay),
-# and covers between these shares of the picture.
-OVERLAY_BLOCK = 8
-OVERLAY_MIN_DIFFERENCE = 30.0
-OVERLAY_SHARES = (0.01, 0.5)
-# The gain and offset are refitted on this share of the pixels that fit best.
-FIT_SHARE = 0.7
-# ... and the edited copy's covered blocks are flatter than the other's by this share.
-OVERLAY_FLATTER_BY = 0.2
-# A copy is grey when no pixel's channels differ by more than this; the other has colour
-# when its mean channel spread reaches COLOUR_SPREAD.
-GREY_SPREAD = 3
-COLOUR_SPREAD = 8.0
 OVERLAID = "captioned copy (a flat band or patch written over the picture)"
 # Groups with more distinct pictures than this are not compared pair by pair (n^2 alignments).
 MAX_COMPARED = 12
