@@ -24,6 +24,7 @@ from lookalike.video import VideoLimits, frame_at, sample_frames
 pytest.importorskip("av", reason="videos need PyAV: pip install 'lookalike[video]'")
 
 from tests import video_files  # noqa: E402  (needs av)
+from tests.conftest import STORES, store_url  # noqa: E402
 
 SOURCE_PHOTOS = ["astronaut", "chelsea", "coffee", "rocket"]
 LIMITS = VideoLimits(max_bytes=1 << 30, max_pixels=10_000_000, max_seconds=600.0, max_frames=100)
@@ -151,11 +152,14 @@ def test_thumbnail_of_a_frame_is_that_frame(library, videos):
     assert picture.size == (record.width, record.height)
 
 
-def test_removing_or_changing_a_video_handles_all_its_frames(videos, tmp_path):
+@pytest.mark.parametrize("backend", STORES)
+def test_removing_or_changing_a_video_handles_all_its_frames(backend, videos, tmp_path, request):
     folder = tmp_path / "clips"
     folder.mkdir()
     clip = shutil.copy(videos["intro_a"], folder / "clip.mp4")
-    with Collection(tmp_path / "clips.db", Settings(features=("dhash", "phash"))) as collection:
+    settings = Settings(db=tmp_path / "clips.db", store=store_url(backend, tmp_path, request, "video"),
+                        features=("dhash", "phash"))
+    with Collection(settings=settings) as collection:
         collection.index([folder])
         frames = len(collection)
         assert frames > 3 and collection.index([folder]).unchanged == 1
@@ -165,6 +169,20 @@ def test_removing_or_changing_a_video_handles_all_its_frames(videos, tmp_path):
         assert all(r.video_id is not None for r in collection.page(0, 1000))
         collection.remove([clip])
         assert len(collection) == 0 and collection.index_sizes() == {"dhash": 0, "phash": 0}
+
+
+def test_a_milvus_store_finds_a_video_by_a_frame(videos, tmp_path, request):
+    """The frames' videos and times live in NAME_frames on a Milvus server as in the embedded
+    store's catalog: a frame finds its video and the second there too."""
+    settings = Settings(db=tmp_path / "m.db", store=store_url("milvus", tmp_path, request, "video_search"),
+                        features=("dhash", "phash", "color"))
+    query = tmp_path / "frame.png"
+    video_files.frame_at(videos["source"], 7.3).save(query)
+    with Collection(settings=settings) as collection:
+        collection.add([videos["source"], videos["intro_a"]])
+        best = collection.search(query, k=3)[0]
+        assert best.image.path == str(videos["source"]) and abs(best.image.seconds - 7.3) <= 1.0
+        assert best.image.video_id is not None and best.tier in ("exact", "near-duplicate")
 
 
 def _sha256(path: Path) -> str:

@@ -8,8 +8,8 @@ and several `serve` instances can read it.
   code path without a server, not the Milvus engine.
 - One collection per feature, NAME_f_FEATURE (id, vector), because Milvus 2.3 holds one vector
   field per collection; beside them NAME_images (one row per image: metadata), NAME_paths (one
-  row per file path), NAME_meta (features, calibration, layout) and NAME_retired (the ids of
-  removed images). Binary hashes are BINARY_VECTOR rows compared by Hamming distance on a
+  row per file path), NAME_frames (a video frame's video and time), NAME_meta (features,
+  calibration, layout) and NAME_retired (the ids of removed images). Binary hashes are BINARY_VECTOR rows compared by Hamming distance on a
   server (64 bits = 8 bytes); Milvus Lite has no binary vectors, so there they are +1/-1
   floats compared by inner product (for b bits, Hamming = (b - inner product) / 2, exactly).
 - Image ids come from the content, so writers on different machines agree on ids without
@@ -26,7 +26,8 @@ and several `serve` instances can read it.
   removal at the very moment another writer re-adds the same picture may leave it under
   its old id.
 - Writes are per-row atomic, not transactional, and ordered so that a crash leaves nothing
-  a reader can trip on: an image's vectors, then its image row, then its paths. The image row
+  a reader can trip on: an image's vectors (and a frame's video and time), then its image row,
+  then its paths. The image row
   is what makes an image exist: vectors without one (a crash before it, or after a removal
   deleted it) are never returned, and the next run writes them again by content hash; an
   image without a path is linked again by the next run.
@@ -199,10 +200,13 @@ class MilvusStore(Store):
         if not ids:
             return {}
         rows = self.client.get(self._images, ids=ids, output_fields=_SCALARS)
+        frames = self.frame_times(ids)
+        owners = sorted(set(ids) | {video for video, _ in frames.values()})  # a frame shows its video's files
         paths: dict[int, list[str]] = {}
-        for row in self._query_all(self.layout.paths, f"image_id in {ids}", ["path", "image_id"]):
+        for row in self._query_all(self.layout.paths, f"image_id in {owners}", ["path", "image_id"]):
             paths.setdefault(row["image_id"], []).append(row["path"])
-        return {row["id"]: _record(row, paths.get(row["id"], [])) for row in rows}
+        return {row["id"]: _record(row, paths.get(frames.get(row["id"], (row["id"],))[0], []),
+                                   frames.get(row["id"])) for row in rows}
 
     def image_ids(self) -> list[int]:
         return sorted(row["id"] for row in self._query_all(self._images, "id >= 0", ["id"]))
@@ -244,16 +248,22 @@ class MilvusStore(Store):
     ) -> tuple[list[int], list[int]]:
         """Vectors first, then the image rows (which make the images exist), then the paths."""
         added_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
-        ids = {sha256: image_id for sha256, (image_id, _) in
-               self._ids_for([image.sha256 for image in new] + [link.sha256 for link in links]).items()}
+        ids = {sha256: image_id for sha256, (image_id, _) in self._ids_for(
+            [image.sha256 for image in new] + [image.video_sha256 for image in new if image.video_sha256]
+            + [link.sha256 for link in links]).items()}
         new_ids = [ids[image.sha256] for image in new]
         if new:
             for spec in self.specs:
                 self.client.upsert(self.layout.feature(spec.name),
                                    self._codec(spec.name).rows(new_ids, vectors[spec.name][: len(new)]))
+            frames = [self.layout.side_row({"id": image_id, "video_id": ids[image.video_sha256 or image.sha256],
+                                            "seconds": float(image.seconds)})
+                      for image_id, image in zip(new_ids, new) if image.seconds is not None]
+            if frames:
+                self.client.upsert(self.layout.frames, frames)
             self.client.upsert(self._images, [self.layout.side_row(_image_row(image_id, image, added_at))
                                               for image_id, image in zip(new_ids, new)])
-        paths = [(image.path, image.mtime_ns, image.size, image.sha256) for image in new]
+        paths = [(image.path, image.mtime_ns, image.size, image.sha256) for image in new if image.is_poster]
         paths += [(link.path, link.mtime_ns, link.size, link.sha256) for link in links]
         dropped = self._point_paths(paths, ids)
         return new_ids, dropped
@@ -278,7 +288,7 @@ class MilvusStore(Store):
 
     def remove_images(self, ids: Sequence[int]) -> list[int]:
         """Retire, then paths, then the image rows (the image is gone), then its vectors."""
-        present = [int(i) for i in self.images(ids)]
+        present = [int(i) for i in self.images(self.with_frames(ids))]
         if present:
             self._retire(present)
             self.client.delete(self.layout.paths, filter=f"image_id in {present}")
@@ -295,14 +305,41 @@ class MilvusStore(Store):
         orphans = [i for i in ids if not self.client.query(self.layout.paths, filter=f"image_id == {i}", limit=1,
                                                             output_fields=["path"])]
         if orphans:
+            orphans = self.with_frames(orphans)  # a video's frames leave with its poster
             self._retire(orphans)
             self._delete_images(orphans)
         return orphans
 
     def _delete_images(self, ids: list[int]) -> None:
         self.client.delete(self._images, ids=ids)
+        self.client.delete(self.layout.frames, ids=ids)
         for spec in self.specs:
             self.client.delete(self.layout.feature(spec.name), ids=ids)
+
+    # --- video frames -----------------------------------------------------------------------
+
+    supports_video = True
+
+    def with_frames(self, ids: Sequence[int]) -> list[int]:
+        ids = [int(i) for i in ids]
+        if not ids:
+            return []
+        rows = self._query_all(self.layout.frames, f"video_id in {ids}", ["id", "video_id"])
+        return [row["id"] for row in rows if row["id"] != row["video_id"]] + ids
+
+    def frame_times(self, ids: Sequence[int]) -> dict[int, tuple[int, float]]:
+        ids = [int(i) for i in ids]
+        if not ids:
+            return {}
+        rows = self.client.get(self.layout.frames, ids=ids, output_fields=["id", "video_id", "seconds"])
+        return {row["id"]: (row["video_id"], float(row["seconds"])) for row in rows}
+
+    def frame_counts(self, video_ids: Sequence[int]) -> dict[int, int]:
+        video_ids = [int(i) for i in video_ids]
+        if not video_ids:
+            return {}
+        return dict(Counter(row["video_id"] for row in
+                            self._query_all(self.layout.frames, f"video_id in {video_ids}", ["video_id"])))
 
     # --- vectors ----------------------------------------------------------------------------
 
@@ -411,11 +448,13 @@ def _image_row(image_id: int, image: NewImage, added_at: str) -> dict[str, Any]:
     }
 
 
-def _record(row: dict[str, Any], paths: list[str]) -> ImageRecord:
+def _record(row: dict[str, Any], paths: list[str], frame: tuple[int, float] | None) -> ImageRecord:
     detail = row.get("hash_detail", _NO_DETAIL)
+    video_id, seconds = frame or (None, None)
     return ImageRecord(row["id"], row["sha256"], row["bytes"], row["width"], row["height"], row["format"],
                        row["label"] or None, row["added_at"], row["name"] or None, tuple(sorted(paths)),
-                       row.get("pixel_digest") or None, None if detail == _NO_DETAIL else float(detail))
+                       row.get("pixel_digest") or None, None if detail == _NO_DETAIL else float(detail),
+                       video_id, seconds)
 
 
 def _literal(text: str) -> str:

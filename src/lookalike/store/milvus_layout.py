@@ -212,6 +212,10 @@ class Layout:
     def retired(self) -> str:
         return f"{self.name}_retired"
 
+    @property
+    def frames(self) -> str:
+        return f"{self.name}_frames"
+
     def feature(self, feature: str) -> str:
         return f"{self.name}_f_" + re.sub(r"[^A-Za-z0-9_]", "_", feature)
 
@@ -246,6 +250,7 @@ class Layout:
                                           ("size", DataType.INT64)]),
             (self.meta, ("key", 256), [("value", varchar)]),
             (self.retired, ("id", None), [("sha256", varchar)]),
+            (self.frames, ("id", None), [("video_id", DataType.INT64), ("seconds", DataType.DOUBLE)]),
             (self.images, ("id", None), [("sha256", varchar), ("bytes", DataType.INT64), ("width", DataType.INT64),
                                          ("height", DataType.INT64), ("format", varchar), ("label", varchar),
                                          ("added_at", varchar), ("name", varchar), ("pixel_digest", varchar),
