@@ -206,6 +206,7 @@ def _index_batch(
     links: list[PathLink] = []  # files whose content is stored already, or pending in this batch
     settings = store.settings
     states = store.path_states([file.path for file in batch])  # one lookup for the batch (a round trip on a server)
+    read: list[tuple[FileRecord, bytes, str]] = []  # the batch's changed pictures, their bytes and SHA-256
     for file in batch:
         state = states.get(file.path)
         if state is not None and state[1:] == (file.mtime_ns, file.size):
@@ -218,10 +219,16 @@ def _index_batch(
                     links.append(PathLink(file.path, file.mtime_ns, file.size, sha256))
                 continue
             data = read_bytes(file.path, settings.max_bytes, settings.limit_advice)
-            sha256 = hashlib.sha256(data).hexdigest()
-            if sha256 in pending or store.image_id_for_sha256(sha256) is not None:
-                links.append(PathLink(file.path, file.mtime_ns, file.size, sha256))
-                continue
+        except DecodeError as exc:
+            report.skipped.append((file.path, exc.reason))
+            continue
+        read.append((file, data, hashlib.sha256(data).hexdigest()))
+    stored = store.stored_sha256s([sha256 for _, _, sha256 in read])  # one lookup for the batch too
+    for file, data, sha256 in read:
+        if sha256 in pending or sha256 in stored:
+            links.append(PathLink(file.path, file.mtime_ns, file.size, sha256))
+            continue
+        try:
             decoded = decode_image(data, file.path, min_side=side, max_pixels=settings.max_pixels,
                                    advice=settings.limit_advice)
             digest = pixel_digest(data, decoded, file.path, max_pixels=settings.max_pixels, advice=settings.limit_advice)
@@ -232,6 +239,7 @@ def _index_batch(
                                    decoded.format, label_of(file.path), names.get(file.path, Path(file.path).name),
                                    digest, hash_detail(decoded.image))
         images.append(decoded.image)
+    del read  # the files' bytes: decoded now, not kept through feature extraction
     grey: dict[int, Image.Image] = {}  # one grey conversion per image for every grey feature
     vectors = {spec.name: store.runtime.extractor(spec.name).extract_batch([in_input_mode(spec, image, grey) for image in images])
                for spec in store.specs}

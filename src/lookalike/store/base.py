@@ -210,6 +210,10 @@ class Store(ABC):
     def path_state(self, path: str) -> tuple[int, int, int] | None:
         """(image id, mtime_ns, size) recorded for a path."""
 
+    def stored_sha256s(self, sha256s: Sequence[str]) -> set[str]:
+        """Which of these content hashes the store holds, in one go where the backend can."""
+        return {sha256 for sha256 in set(sha256s) if self.image_id_for_sha256(sha256) is not None}
+
     def path_states(self, paths: Sequence[str]) -> dict[str, tuple[int, int, int]]:
         """`path_state` of each known path, in one go where the backend can (a server: one round trip)."""
         states = {path: self.path_state(path) for path in paths}

@@ -159,6 +159,9 @@ class MilvusStore(Store):
         image_id, stored = self._ids_for([sha256])[sha256]
         return image_id if stored else None
 
+    def stored_sha256s(self, sha256s: Sequence[str]) -> set[str]:
+        return {sha256 for sha256, (_, stored) in self._ids_for(sorted(set(sha256s))).items() if stored}
+
     def _ids_for(self, sha256s: Sequence[str]) -> dict[str, tuple[int, bool]]:
         """Each content hash's (id, stored): the id it is stored under, else the id it is to
         get, its first generation whose id is neither retired nor another picture's. One
