@@ -197,3 +197,28 @@ def test_cli_cluster_refuses_what_it_cannot_do(gallery: Path, tmp_path: Path) ->
     sharded = runner.invoke(main, ["--db", str(tmp_path / "x.db"), "index", str(gallery), "--cluster", "local:1",
                                    "--shard", "0/2"])
     assert sharded.exit_code == 2 and "leave out --shard" in sharded.output
+
+
+def test_serve_answers_from_a_milvus_store(milvus_collections, gallery: Path, tmp_path: Path) -> None:
+    """`lookalike --store milvus://... serve`: the HTTP API over the server's collection, as
+    several `serve` instances behind a load balancer would run."""
+    import httpx
+
+    from tests.server.conftest import start_server, stop_server
+
+    url = milvus_collections.fresh("served")
+    added = subprocess.run([sys.executable, "-m", "lookalike.cli", "--store", url, "add",
+                            *(str(gallery / name) for name in QUERIES)], capture_output=True, text=True, timeout=300)
+    assert added.returncode == 0, added.stderr[-2000:]
+    server = start_server(tmp_path / "unused.db", env={"LOOKALIKE_STORE": url})
+    try:
+        with httpx.Client(base_url=server.url, timeout=60) as http:
+            found = http.post("/v1/search", files={"file": (gallery / "coffee.png").read_bytes()}, data={"k": "2"})
+            assert found.status_code == 200, found.text
+            best = found.json()["results"][0]
+            assert best["image"]["name"] == "coffee.png" and best["tier"] == "exact", best
+            assert http.get("/v1/duplicates").status_code == 200
+        assert url in server.log.read_text()  # it says which store it serves
+        assert not (tmp_path / "unused.db").exists()
+    finally:
+        stop_server(server)

@@ -60,7 +60,8 @@ def serve(ctx: click.Context, host: str, port: int, api_keys: tuple[str, ...], r
     _check_port_free(host, port)
     ctx.with_resource(pillow_allowing(config.max_pixels))  # this process is ours: our limit is the one in force
     app = create_app(config)
-    click.echo(f"lookalike serving {ctx.obj['db']} on http://{host}:{port}/ (API docs at /docs)", err=True)
+    served = ctx.obj["store"] or ctx.obj["db"]  # a Milvus store is named by its URL, not the unused --db
+    click.echo(f"lookalike serving {served} on http://{host}:{port}/ (API docs at /docs)", err=True)
     if host in ("0.0.0.0", "::", "") and not config.allowed_hosts:
         click.echo("note: bound to every interface; clients reaching this server by a name (not an IP "
                    "address) need --allow-host NAME (see docs/security.md)", err=True)
